@@ -1,0 +1,34 @@
+# The course's commands. Everything runs inside .venv, made from requirements.txt.
+#   make test      install, then run every test (unit tests + nbval on every notebook)
+#   make book      install, then build the website into _build/html
+#   make execute   re-execute every notebook in place (or one: make execute NB=chapters/01_notation.ipynb)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test book execute bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+execute: install
+	$(BIN)/python -m tools.execute_notebooks $(NB)
+
+bench: install
+	$(BIN)/python benchmarks/bench_conv.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,83 @@
+"""Loss functions and their gradients."""
+
+import numpy as np
+
+__all__ = ["mse_loss", "mse_loss_backward"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error, as ``torch.nn.functional.mse_loss``.
+
+    ``l_i = (input_i - target_i)**2``, then ``mean(l)``, ``sum(l)`` or ``l`` itself.
+
+    Parameters
+    ----------
+    input, target : arrays of the same shape (any shape)
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    loss : a 0-d value for "mean"/"sum", an array of ``input``'s shape for "none".
+        Floating dtype of ``np.result_type(input, target)`` (integers become float64).
+
+    Raises
+    ------
+    ValueError
+        The shapes differ (PyTorch would broadcast, with a warning; here it is
+        an error) or ``reduction`` is unknown.
+    """
+    input, target, dtype = _check(input, target, reduction)
+    squared = (input.astype(dtype) - target.astype(dtype)) ** 2
+    if reduction == "none":
+        return squared
+    return dtype.type(squared.mean() if reduction == "mean" else squared.sum())
+
+
+def mse_loss_backward(input, target, reduction="mean", grad_output=1.0):
+    """Gradient of :func:`mse_loss` with respect to ``input``.
+
+    ``grad_input = 2 (input - target) * grad_output / N`` for "mean" (``N = input.size``),
+    without the ``/ N`` for "sum", and elementwise for "none". (The gradient
+    with respect to ``target`` is its negative.)
+
+    Parameters
+    ----------
+    input, target : arrays of the same shape
+    reduction : {"mean", "sum", "none"}
+    grad_output : number, or for "none" an array of ``input``'s shape
+        ``dL/d loss``; 1 when the loss is the final scalar.
+
+    Returns
+    -------
+    grad_input : array of ``input``'s shape and the loss's dtype
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, unknown ``reduction``, or ``grad_output`` of the wrong
+        shape (a scalar is required for "mean" and "sum").
+    """
+    input, target, dtype = _check(input, target, reduction)
+    grad_output = np.asarray(grad_output)
+    allowed = [()] if reduction != "none" else [(), input.shape]
+    if grad_output.shape not in allowed:
+        raise ValueError(f"grad_output must have shape {' or '.join(map(str, allowed))} for reduction={reduction!r}, "
+                         f"got {grad_output.shape}")
+    grad = 2 * (input.astype(dtype) - target.astype(dtype)) * grad_output.astype(dtype)
+    if reduction == "mean":
+        grad = grad / dtype.type(input.size)  # each entry carries 1/N of the mean
+    return grad.astype(dtype, copy=False)
+
+
+def _check(input, target, reduction):
+    input, target = np.asarray(input), np.asarray(target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if input.shape != target.shape:
+        raise ValueError(f"input and target must have the same shape, got input {input.shape} and target {target.shape}")
+    dtype = np.result_type(input, target)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    return input, target, np.dtype(dtype)

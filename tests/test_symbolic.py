@@ -1,0 +1,143 @@
+"""convgrad.symbolic: the assertion helper and the symbolic convolution sums."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from convgrad.signal import convolve, correlate
+from convgrad.symbolic import assert_identity, conv1d_sum, conv2d_sum, image, kernel, signal, vec
+from convgrad.toeplitz import convolution_matrix
+
+
+def numeric(matrix):
+    return np.array(matrix.tolist(), dtype=float)
+
+
+def substitute(expr, *symbolic_and_values):
+    mapping = {}
+    for symbols, values in symbolic_and_values:
+        mapping.update(zip(list(symbols), np.ravel(values).tolist()))
+    return expr.subs(mapping)
+
+
+# --- assert_identity ---------------------------------------------------------------
+
+def test_assert_identity_accepts_vec_kronecker_identity(capsys):
+    A, X, B = image("a", 2, 3), image("x", 3, 2), image("b", 2, 2)
+    assert_identity(vec(A * X * B), sp.kronecker_product(B.T, A) * vec(X), "vec(AXB) = (B^T kron A) vec(X)")
+    assert capsys.readouterr().out.strip() == "verified: vec(AXB) = (B^T kron A) vec(X)"
+
+
+def test_assert_identity_rejects_transpose_slip():
+    A, X, B = image("a", 2, 3), image("x", 3, 2), image("b", 2, 2)
+    with pytest.raises(AssertionError, match="FAILED: wrong"):
+        assert_identity(vec(A * X * B), sp.kronecker_product(B, A) * vec(X), "wrong")
+
+
+def test_assert_identity_scalars_and_shapes():
+    a, b = sp.symbols("a b")
+    assert_identity((a + b) ** 2, a**2 + 2 * a * b + b**2, "binomial")
+    with pytest.raises(AssertionError):
+        assert_identity((a + b) ** 2, a**2 + b**2, "freshman's dream")
+    with pytest.raises(ValueError, match="shapes differ"):
+        assert_identity(signal("z", 2), signal("z", 3), "shapes")
+
+
+def test_vec_stacks_columns():
+    M = sp.Matrix([[1, 2], [3, 4]])
+    assert vec(M) == sp.Matrix([1, 3, 2, 4])
+
+
+# --- builders --------------------------------------------------------------------------
+
+def test_builders_names_and_shapes():
+    z = signal("z", 3)
+    assert z.shape == (3, 1) and [s.name for s in z] == ["z_1", "z_2", "z_3"]
+    assert all(s.is_real for s in z)
+    assert kernel("w", 2) == sp.Matrix(sp.symbols("w_1 w_2", real=True))
+    x = image("x", 2, 3)
+    assert x.shape == (2, 3) and x[0, 1].name == "x_{1,2}" and x[1, 2].name == "x_{2,3}"
+    assert sp.latex(x[0, 1]) == "x_{1,2}"
+    for bad in [lambda: signal("z", 0), lambda: image("x", 2, 0), lambda: kernel("w", 1.5)]:
+        with pytest.raises(ValueError):
+            bad()
+
+
+def test_conv1d_sum_by_hand():
+    z, w = signal("z", 4), kernel("w", 2)
+    z1, z2, z3, z4 = z
+    w1, w2 = w
+    assert conv1d_sum(z, w) == sp.Matrix([w1 * z1 + w2 * z2, w1 * z2 + w2 * z3, w1 * z3 + w2 * z4])
+    assert conv1d_sum(z, w, kind="convolution") == sp.Matrix([w2 * z1 + w1 * z2, w2 * z2 + w1 * z3, w2 * z3 + w1 * z4])
+    assert conv1d_sum(z, w, padding=1, stride=2) == sp.Matrix([w2 * z1, w1 * z2 + w2 * z3, w1 * z4])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 7), m=st.integers(1, 5), p=st.integers(0, 2), s=st.integers(1, 3),
+       kind=st.sampled_from(["correlation", "convolution"]), seed=st.integers(0, 2**32 - 1))
+def test_conv1d_sum_matches_numeric(n, m, p, s, kind, seed):
+    if m > n + 2 * p:
+        return
+    rng = np.random.default_rng(seed)
+    zv, wv = rng.standard_normal(n), rng.standard_normal(m)
+    z, w = signal("z", n), kernel("w", m)
+    y = numeric(substitute(conv1d_sum(z, w, padding=p, stride=s, kind=kind), (z, zv), (w, wv)))[:, 0]
+    op = correlate if kind == "correlation" else convolve
+    expected = op(np.pad(zv, p), wv, "valid")[::s]
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(H=st.integers(1, 5), W=st.integers(1, 5), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       p=st.tuples(st.integers(0, 1), st.integers(0, 2)), s=st.tuples(st.integers(1, 2), st.integers(1, 3)),
+       kind=st.sampled_from(["correlation", "convolution"]), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_sum_matches_numeric(H, W, kh, kw, p, s, kind, seed):
+    if kh > H + 2 * p[0] or kw > W + 2 * p[1]:
+        return
+    rng = np.random.default_rng(seed)
+    xv, kv = rng.standard_normal((H, W)), rng.standard_normal((kh, kw))
+    x, k = image("x", H, W), image("k", kh, kw)
+    y = numeric(substitute(conv2d_sum(x, k, padding=p, stride=s, kind=kind), (x, xv), (k, kv)))
+    op = correlate if kind == "correlation" else convolve
+    expected = op(np.pad(xv, [(p[0], p[0]), (p[1], p[1])]), kv, "valid")[::s[0], ::s[1]]
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+
+
+def test_sums_accept_numbers():
+    y = conv2d_sum(np.arange(9).reshape(3, 3), [[1, 0], [0, -1]])
+    assert y == sp.Matrix([[-4, -4], [-4, -4]])
+    assert conv1d_sum([1, 2, 3], [1, 1]) == sp.Matrix([3, 5])
+
+
+def test_convolution_sum_equals_toeplitz_product():
+    for n, m in [(5, 3), (4, 5), (6, 1)]:
+        z, w = signal("z", n), kernel("w", m)
+        assert_identity(conv1d_sum(z, w, padding=(m - 1) // 2, kind="convolution"), convolution_matrix(w, n) * z,
+                        f"same-padded convolution sum = T(w) z for n={n}, m={m}")
+
+
+def test_correlation_and_convolution_differ_by_a_flip():
+    z, w = signal("z", 5), kernel("w", 3)
+    flipped = sp.Matrix(list(w)[::-1])
+    assert_identity(conv1d_sum(z, w, kind="convolution"), conv1d_sum(z, flipped, kind="correlation"), "flip")
+    with pytest.raises(AssertionError):
+        assert_identity(conv1d_sum(z, w, kind="convolution"), conv1d_sum(z, w, kind="correlation"), "no flip")
+    x, k = image("x", 3, 4), image("k", 2, 2)
+    assert_identity(conv2d_sum(x, k, kind="convolution"), conv2d_sum(x, k[::-1, ::-1], kind="correlation"),
+                    "2-D convolution = correlation with the kernel turned by 180 degrees")
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: conv1d_sum(signal("z", 2), kernel("w", 3)), "larger than the padded"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 3), stride=0), "stride"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 3), padding=-1), "padding"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 3), kind="conv"), "kind"),
+    (lambda: conv1d_sum(image("z", 2, 2), kernel("w", 1)), "vector"),
+    (lambda: conv2d_sum(image("x", 3, 3), image("k", 2, 2), padding=(1, 1, 1)), "padding"),
+    (lambda: conv2d_sum(image("x", 3, 3), list(kernel("k", 2))), "2-D"),
+    (lambda: conv2d_sum(image("x", 2, 2), image("k", 3, 1)), "larger than the padded"),
+])
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

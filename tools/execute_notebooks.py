@@ -31,9 +31,27 @@ def normalise(nb):
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
         if cell.cell_type == "code":
-            for output in cell.get("outputs", []):
+            cell.outputs = merge_streams(cell.outputs)
+            for output in cell.outputs:
                 output.get("metadata", {}).pop("execution", None)
     return nb
+
+
+def merge_streams(outputs):
+    """Join consecutive stream outputs of the same name into one.
+
+    How a cell's printing is cut into stream messages depends on timing, so
+    unmerged chunks would make two runs of the same notebook differ.
+    """
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute(path, timeout):

@@ -56,7 +56,8 @@ def make_case(seed, nd, max_size=7, max_channels=3, dtype=np.float64):
             padding = tuple(int(v) for v in rng.integers(0, 4, nd))
         if _valid(size, k, s, d, padding, mode):
             break
-    n, c_in, c_out = int(rng.integers(1, 3)), int(rng.integers(1, max_channels + 1)), int(rng.integers(1, max_channels + 1))
+    n = int(rng.integers(1, 3))
+    c_in, c_out = (int(v) for v in rng.integers(1, max_channels + 1, 2))
     batched = rng.random() < 0.8
     x = rng.standard_normal(((n,) if batched else ()) + (c_in,) + size).astype(dtype)
     weight = rng.standard_normal((c_out, c_in) + k).astype(dtype)
@@ -128,6 +129,38 @@ def test_every_algorithm_matches_loops(c_in, c_out):
     for got, want in zip(conv2d_backward(grad_out, x, weight, padding=1),
                          naive.conv2d_backward(grad_out, x, weight, padding=1)):
         assert close(got, want)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride", [((3, 16, 40, 40), (16, 16, 3, 3), 1),
+                                                      ((600, 1, 10, 10), (1, 1, 3, 3), 1),
+                                                      ((300, 2, 9, 9), (1, 2, 3, 2), 1),
+                                                      ((2, 16, 41, 40), (16, 16, 3, 3), 2)])
+def test_large_inputs_match_scipy(x_shape, w_shape, stride):
+    # Big enough for every blocking path: several image groups, several matrix-product pieces per group,
+    # several blocks of the weight gradient's sums.
+    rng = np.random.default_rng(5)
+    x, weight = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    n, c_in = x_shape[:2]
+    c_out = w_shape[0]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = conv2d(x, weight, stride=stride, padding=1)
+    full = np.array([[sum(scipy.signal.correlate(x_pad[i, c], weight[o, c], mode="valid") for c in range(c_in))
+                      for o in range(c_out)] for i in range(n)])
+    assert close(out, full[:, :, ::stride, ::stride])
+    grad_out = rng.standard_normal(out.shape)
+    grad_x, grad_weight, grad_bias = conv2d_backward(grad_out, x, weight, stride=stride, padding=1)
+    dilated = np.zeros(full.shape)
+    dilated[:, :, ::stride, ::stride] = grad_out  # zero-stuffed: each g back where its window started
+    # the rows and columns of x_pad that some window reached
+    used = (Ellipsis, slice(dilated.shape[2] + w_shape[2] - 1), slice(dilated.shape[3] + w_shape[3] - 1))
+    want_w = np.array([[sum(scipy.signal.correlate(x_pad[used][i, c], dilated[i, o], mode="valid") for i in range(n))
+                        for c in range(c_in)] for o in range(c_out)])
+    want_x = np.zeros(x_pad.shape)
+    want_x[used] = np.array(
+        [[sum(scipy.signal.convolve(dilated[i, o], weight[o, c], mode="full") for o in range(c_out))
+          for c in range(c_in)] for i in range(n)])
+    want_x = want_x[:, :, 1:1 + x_shape[2], 1:1 + x_shape[3]]
+    assert close(grad_weight, want_w) and close(grad_x, want_x) and close(grad_bias, grad_out.sum(axis=(0, 2, 3)))
 
 
 def test_unused_trailing_rows_get_zero_gradient():
@@ -340,12 +373,14 @@ X1, W1 = np.zeros((2, 3, 8)), np.zeros((4, 3, 3))
     (lambda: conv2d(X2, W2, padding_mode="constant"), ValueError, r"padding_mode must be one of.*'constant'"),
     (lambda: conv2d(X2, W2, padding="same", stride=2), ValueError, r"padding='same' is not supported.*stride"),
     (lambda: conv1d(X1, W1, padding="same", stride=(2,)), ValueError, r"padding='same' is not supported.*stride=2"),
-    (lambda: conv2d(X2, np.zeros((4, 3, 6, 3))), ValueError, r"dilated kernel \(6, 3\).*larger than the padded input \(5, 5\)"),
+    (lambda: conv2d(X2, np.zeros((4, 3, 6, 3))), ValueError,
+     r"dilated kernel \(6, 3\).*larger than the padded input \(5, 5\)"),
     (lambda: conv2d(X2, W2, dilation=3), ValueError, r"dilated kernel \(7, 7\).*dilation=\(3, 3\).*\(5, 5\)"),
     (lambda: conv1d(X1, np.zeros((4, 3, 9))), ValueError, r"dilated kernel 9.*padded input 8"),
     (lambda: conv2d(X2, W2, padding=5, padding_mode="reflect"), ValueError, r"reflect.*padding.*input size \(5, 5\)"),
     (lambda: conv1d(X1, W1, padding=8, padding_mode="reflect"), ValueError, r"reflect.*smaller than the input size"),
-    (lambda: conv1d(X1, W1, padding=9, padding_mode="circular"), ValueError, r"circular.*no larger than the input size"),
+    (lambda: conv1d(X1, W1, padding=9, padding_mode="circular"), ValueError,
+     r"circular.*no larger than the input size"),
     (lambda: conv2d(X2, W2, stride=1.5), TypeError, r"stride must be an int or a tuple of 2 ints, got 1.5"),
     (lambda: conv2d(X2, W2, padding=(1, 2, 3)), TypeError, r"padding must be an int or a tuple of 2 ints"),
     (lambda: conv1d(X1, W1, dilation=True), TypeError, r"dilation must be an int"),

@@ -20,9 +20,15 @@ Backward, given the upstream gradient ``g = dL/dout`` (the course's derivation):
 
 A 1-D convolution is computed as a 2-D one on an image of height 1.
 
-Every correlation goes through :func:`_correlate`, which picks one of three
-equivalent algorithms by shape (see its docstring): shifted slices, im2col +
-one matrix product, or a loop over output positions.
+How it is computed (same results, chosen for speed and memory): the
+forward pass and the input gradient go through ``_correlate``, which uses
+shifted slices for one input and one output channel and im2col + a matrix
+product otherwise, one cache-sized group of images at a time; the weight
+gradient is one matrix product per kernel offset (``_correlate_with_upstream``).
+Stride 1 never builds the whole im2col matrix, only one block of it at a
+time; the other intermediates are the size of the padded input or of the
+zero-stuffed upstream gradient. A stride > 1 forward pass builds the whole
+im2col matrix. See ``benchmarks/bench_conv.py`` for the timings.
 """
 
 from collections import namedtuple
@@ -50,8 +56,9 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     bias : ``(C_out,)`` or None.
     stride, dilation : int >= 1 (or a 1-tuple).
     padding : int >= 0, a 1-tuple, ``"valid"`` (no padding) or ``"same"``
-        (output length L; needs stride 1; for an even ``d*(k-1)`` the extra
-        entry goes on the right, as in PyTorch).
+        (output length L; needs stride 1; the total ``d*(k-1)`` is split as
+        ``left = total // 2``, ``right = total - left``: when it is odd (even
+        k), the extra entry goes on the right, as in PyTorch).
     padding_mode : ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
 
     Returns
@@ -62,12 +69,14 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
 
     Raises
     ------
-    TypeError for non-real arrays, mixed floating dtypes, non-int
-    stride/padding/dilation. ValueError for a wrong ndim of x or weight, x's
-    channels != ``weight.shape[1]``, bias not ``(C_out,)``, stride or
-    dilation < 1, negative padding, an unknown padding string or mode,
-    ``"same"`` with stride > 1, reflect padding >= L, circular padding > L,
-    or a dilated kernel longer than the padded input.
+    TypeError
+        Non-real arrays, mixed floating dtypes, non-int stride/padding/dilation.
+    ValueError
+        A wrong ndim of x or weight, x's channels != ``weight.shape[1]``, bias
+        not ``(C_out,)``, stride or dilation < 1, negative padding, an unknown
+        padding string or mode, ``"same"`` with stride > 1, reflect padding
+        >= L, circular padding > L, or a dilated kernel longer than the padded
+        input.
     """
     x, weight, bias, _, spec, unbatched = _prepare("conv1d", 1, x, weight, bias, None,
                                                   stride, padding, dilation, padding_mode)
@@ -97,12 +106,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
 
     Raises
     ------
-    TypeError for non-real arrays, mixed floating dtypes, non-int
-    stride/padding/dilation. ValueError for a wrong ndim of x or weight, x's
-    channels != ``weight.shape[1]``, bias not ``(C_out,)``, stride or
-    dilation < 1, negative padding, an unknown padding string or mode,
-    ``"same"`` with stride > 1, reflect padding >= the input size, circular
-    padding > the input size, or a dilated kernel larger than the padded input.
+    TypeError
+        Non-real arrays, mixed floating dtypes, non-int stride/padding/dilation.
+    ValueError
+        A wrong ndim of x or weight, x's channels != ``weight.shape[1]``, bias
+        not ``(C_out,)``, stride or dilation < 1, negative padding, an unknown
+        padding string or mode, ``"same"`` with stride > 1, reflect padding
+        >= the input size, circular padding > the input size, or a dilated
+        kernel larger than the padded input.
     """
     x, weight, bias, _, spec, unbatched = _prepare("conv2d", 2, x, weight, bias, None,
                                                   stride, padding, dilation, padding_mode)
@@ -128,8 +139,9 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 
     Raises
     ------
-    The errors of :func:`conv1d`, and ValueError if ``grad_out`` does not
-    have the shape of ``conv1d``'s output.
+    TypeError, ValueError
+        As :func:`conv1d`; also ValueError if ``grad_out`` does not have the
+        shape of ``conv1d``'s output.
     """
     grad_out, x, weight, spec, unbatched = _prepare_backward("conv1d_backward", 1, grad_out, x, weight,
                                                              stride, padding, dilation, padding_mode)
@@ -159,8 +171,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 
     Raises
     ------
-    The errors of :func:`conv2d`, and ValueError if ``grad_out`` does not
-    have the shape of ``conv2d``'s output.
+    TypeError, ValueError
+        As :func:`conv2d`; also ValueError if ``grad_out`` does not have the
+        shape of ``conv2d``'s output.
     """
     grad_out, x, weight, spec, unbatched = _prepare_backward("conv2d_backward", 2, grad_out, x, weight,
                                                              stride, padding, dilation, padding_mode)
@@ -169,9 +182,18 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 
 
 # --- the computation (2-D, batched, validated arrays) ---------------------------------------------
+#
+# The algorithms work on the padded batch stored channel-major, x_pad[c, n, h, w], because then
+# each channel of the whole batch is ONE contiguous row, X[c, q] with q = (n*Hp + h)*Wp + w. With
+# stride 1, the kernel offset (a, b) is a constant shift of that row:
+#     x_pad[c, n, i + d_h*a, j + d_w*b] = X[c, q + shift(a, b)],   shift(a, b) = d_h*a*Wp + d_w*b,
+# where q is the position of output (n, i, j). So a correlation is kh*kw products of contiguous
+# slices X[:, shift : shift + M], and no patch has to be gathered element by element. The price:
+# positions q whose (i, j) lies past H_out or W_out straddle an edge; they are computed and dropped
+# (Hp*Wp / (H_out*W_out) - 1 of extra work: 13% for a 32x32 image padded by 1).
 
 def _forward(x, weight, bias, spec):
-    x_pad = pad(x, _flat_padding(spec.padding), spec.mode)
+    x_pad = pad(x.transpose(1, 0, 2, 3), _flat_padding(spec.padding), spec.mode)   # (C_in, N, Hp, Wp)
     out = _correlate(x_pad, weight, spec.stride, spec.dilation)
     if bias is not None:
         out += bias[:, None, None]
@@ -179,108 +201,203 @@ def _forward(x, weight, bias, spec):
 
 
 def _backward(grad_out, x, weight, spec):
-    (sh, sw), (dh, dw), (kh, kw) = spec.stride, spec.dilation, spec.kernel_size
-    h_out, w_out = spec.out_size
-    x_pad = pad(x, _flat_padding(spec.padding), spec.mode)
+    (kh, kw), (dh, dw) = spec.kernel_size, spec.dilation
+    x_pad = pad(x.transpose(1, 0, 2, 3), _flat_padding(spec.padding), spec.mode)   # (C_in, N, Hp, Wp)
+    hp, wp = x_pad.shape[2:]
 
     # dL/dbias: bias[o] is added at every (n, i, j).
     grad_bias = grad_out.sum(axis=(0, 2, 3))
 
-    # dL/dweight: correlate the padded input with grad_out. Viewed as a convolution, x_pad is the
-    # input with the batch as its channels, grad_out is the kernel (C_out kernels of depth N),
-    # and stride and dilation trade places: the s*i + d*a of the forward sum read the other way round.
-    # Input rows past the last window the forward pass used carry no gradient, so cut them off.
-    used_h, used_w = sh * (h_out - 1) + dh * (kh - 1) + 1, sw * (w_out - 1) + dw * (kw - 1) + 1
-    x_used = x_pad[:, :, :used_h, :used_w]
-    grad_weight = _correlate(x_used.transpose(1, 0, 2, 3), grad_out.transpose(1, 0, 2, 3),
-                             stride=spec.dilation, dilation=spec.stride)
-    grad_weight = np.ascontiguousarray(grad_weight.transpose(1, 0, 2, 3))
+    # dL/dweight: the correlation of the padded input with the upstream gradient, dilated by the
+    # stride (zero-stuffing puts g[n, o, i, j] at (s*i, s*j), where its window started).
+    g = _dilate_and_place(grad_out, spec.stride, (0, 0), (hp, wp))
+    grad_weight = _correlate_with_upstream(x_pad, g, spec.kernel_size, spec.dilation)
 
-    # dL/dx_pad: the full convolution of the dilated grad_out with the kernel, i.e. the correlation
-    # of the dilated grad_out, padded by d*(k-1), with the flipped kernel (C_in <-> C_out).
-    g = _dilate_and_pad(grad_out, spec.stride,
-                        before=(dh * (kh - 1), dw * (kw - 1)),
-                        # + the unused trailing rows/columns of x_pad, whose gradient is zero
-                        after=(dh * (kh - 1) + x_pad.shape[2] - used_h, dw * (kw - 1) + x_pad.shape[3] - used_w))
+    # dL/dx_pad: the full convolution of the dilated upstream gradient with the kernel = the
+    # correlation of that gradient, zero-padded by d*(k-1) on each side, with the kernel flipped
+    # by 180 degrees and C_in/C_out swapped. Rows of x_pad that no window reached get zeros.
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    grad_x_pad = _correlate(g, flipped, stride=(1, 1), dilation=spec.dilation)
+    if _crop_first(spec):
+        # Zero padding's adjoint only crops dL/dx_pad to its interior, so compute just the interior:
+        # pad g by d*(k-1) - p instead of d*(k-1): the same numbers, with less work.
+        (top, _), (left, _) = spec.padding
+        g = _dilate_and_place(grad_out, spec.stride, (dh * (kh - 1) - top, dw * (kw - 1) - left),
+                              (x.shape[2] + dh * (kh - 1), x.shape[3] + dw * (kw - 1)))
+        return _correlate(g, flipped, (1, 1), spec.dilation), grad_weight, grad_bias
+    g = _dilate_and_place(grad_out, spec.stride, (dh * (kh - 1), dw * (kw - 1)),
+                          (hp + dh * (kh - 1), wp + dw * (kw - 1)))
+    grad_x_pad = _correlate(g, flipped, (1, 1), spec.dilation)                       # (N, C_in, Hp, Wp)
 
     # dL/dx: the adjoint of the padding, applied last.
     grad_x = pad_backward(grad_x_pad, _flat_padding(spec.padding), spec.mode)
     return grad_x, grad_weight, grad_bias
 
 
-def _dilate_and_pad(g, stride, before, after):
-    """Zero-stuff g (s - 1 zeros between neighbours) and zero-pad it, in one allocation."""
-    (sh, sw), (top, left), (bottom, right) = stride, before, after
-    n, c, h, w = g.shape
-    dilated_h, dilated_w = sh * (h - 1) + 1, sw * (w - 1) + 1
-    out = np.zeros((n, c, top + dilated_h + bottom, left + dilated_w + right), dtype=g.dtype)
-    out[:, :, top:top + dilated_h:sh, left:left + dilated_w:sw] = g
-    return out
+def _crop_first(spec):
+    """Zero padding no wider than d*(k-1) on every side: the interior of dL/dx_pad is a correlation itself."""
+    return spec.mode == "zeros" and all(max(pair) <= d * (k - 1)
+                                        for pair, k, d in zip(spec.padding, spec.kernel_size, spec.dilation))
 
 
-def _correlate(x, weight, stride, dilation):
-    """Valid cross-correlation of an already padded x: (N, C, H, W), (O, C, kh, kw) -> (N, O, H_out, W_out).
+def _dilate_and_place(g, stride, offset, grid):
+    """Zero grid (C_out, N, *grid) holding g[n, o, i, j] at (offset + s*i, offset + s*j).
 
-    ``out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x[n, c, s*i + d*a, s*j + d*b]``,
-    computed by whichever of three equivalent algorithms suits the shapes:
-
-    * few output positions, big kernel (the weight gradient, whose "kernel"
-      is grad_out): loop over the output positions, one matrix product each;
-    * one input and one output channel: shifted slices, one vectorised
-      multiply-add over the whole batch per kernel offset (no copies);
-    * otherwise im2col: copy the patches into one matrix, one matrix product.
+    The zero-stuffed ("dilated") upstream gradient, padded, channel-major: one allocation.
     """
-    (n, c, h, w), (o, _, kh, kw) = x.shape, weight.shape
-    h_out = _output_size(h, kh, stride[0], dilation[0], 0, 0)
-    w_out = _output_size(w, kw, stride[1], dilation[1], 0, 0)
-    if h_out * w_out < kh * kw:
-        return _correlate_by_output_positions(x, weight, stride, dilation, (h_out, w_out))
-    if c * o <= _SHIFTED_SLICES_MAX_CHANNEL_PAIRS:
-        return _correlate_by_shifted_slices(x, weight, stride, dilation, (h_out, w_out))
-    return _correlate_by_im2col(x, weight, stride, dilation, (h_out, w_out))
+    (sh, sw), (top, left) = stride, offset
+    n, o, h_out, w_out = g.shape
+    placed = np.zeros((o, n) + tuple(grid), dtype=g.dtype)
+    placed[:, :, top:top + sh * (h_out - 1) + 1:sh, left:left + sw * (w_out - 1) + 1:sw] = g.transpose(1, 0, 2, 3)
+    return placed
 
 
-# Shifted slices cost one pass over the batch per (o, c, a, b); im2col one
-# pass per (c, a, b) plus a matrix product. With C_in * C_out <= this, the
-# slices' absence of copies wins (measured with benchmarks/bench_conv.py).
-_SHIFTED_SLICES_MAX_CHANNEL_PAIRS = 1
+def _correlate(x_pad, weight, stride, dilation):
+    """Valid cross-correlation: x_pad (C, N, Hp, Wp) channel-major, weight (O, C, kh, kw) -> (N, O, H_out, W_out).
 
+    ``out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x_pad[c, n, s*i + d*a, s*j + d*b]``,
+    by whichever of two equivalent algorithms suits the shapes:
 
-def _correlate_by_shifted_slices(x, weight, stride, dilation, out_size):
-    (sh, sw), (dh, dw), (h_out, w_out) = stride, dilation, out_size
-    o_channels, c_channels, kh, kw = weight.shape
-    out = np.zeros((x.shape[0], o_channels, h_out, w_out), dtype=x.dtype)
-    product = np.empty((x.shape[0], h_out, w_out), dtype=x.dtype)  # reused: no allocation per offset
-    for a in range(kh):
-        for b in range(kw):
-            # x[n, c, s*i + d*a, s*j + d*b] for all (n, c, i, j): a strided view, no copy
-            shifted = x[:, :, dh * a:dh * a + sh * (h_out - 1) + 1:sh, dw * b:dw * b + sw * (w_out - 1) + 1:sw]
-            for o in range(o_channels):
-                for c in range(c_channels):
-                    np.multiply(shifted[:, c], weight[o, c, a, b], out=product)
-                    out[:, o] += product
+    * one input and one output channel: shifted slices, a multiply-add of a
+      whole shifted row per kernel offset (im2col would copy the input kh*kw
+      times only to multiply it by a one-row matrix);
+    * otherwise im2col: gather the patches into a matrix, one matrix product.
+
+    Stride 1 works on the flat rows (see above), a group of images at a time
+    so that the group's data stays in the CPU cache across the kh*kw offsets.
+    A stride > 1 breaks the constant-shift picture: it gathers strided
+    patches with ``im2col``'s copy instead. Matrix products are cut into
+    pieces that BLAS runs on the calling thread (:func:`_one_thread_length`).
+    """
+    c, n, hp, wp = x_pad.shape
+    o, _, kh, kw = weight.shape
+    (dh, dw) = dilation
+    out_size = (_output_size(hp, kh, stride[0], dh, 0, 0), _output_size(wp, kw, stride[1], dw, 0, 0))
+    if stride != (1, 1):
+        return _correlate_by_strided_im2col(x_pad.transpose(1, 0, 2, 3), weight, stride, dilation, out_size)
+    rows = x_pad.reshape(c, n * hp * wp)
+    shifts = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
+    out = np.empty((n, o) + out_size, dtype=x_pad.dtype)
+    if c == 1 and o == 1:
+        _correlate_by_shifted_slices(rows[0], weight.reshape(-1), shifts, out, (hp, wp))
+    else:
+        _correlate_by_im2col(rows, weight.reshape(o, -1), shifts, out, (hp, wp))
     return out
 
 
-def _correlate_by_im2col(x, weight, stride, dilation, out_size):
-    o_channels, _, kh, kw = weight.shape
-    cols = _patches(x, (kh, kw), dilation, stride, out_size)        # (N, C*kh*kw, H_out*W_out)
-    out = weight.reshape(o_channels, -1) @ cols                      # (N, O, H_out*W_out)
-    return out.reshape(x.shape[0], o_channels, *out_size)
+# Blocks of work are sized to touch about this many elements (1 MB of float64),
+# so that what a block reads and writes stays in the CPU's cache.
+_BLOCK_ELEMENTS = 1 << 17
 
 
-def _correlate_by_output_positions(x, weight, stride, dilation, out_size):
-    (sh, sw), (dh, dw), (h_out, w_out) = stride, dilation, out_size
-    o_channels, _, kh, kw = weight.shape
-    kernels = weight.reshape(o_channels, -1).T                       # (C*kh*kw, O)
-    out = np.empty((x.shape[0], o_channels, h_out, w_out), dtype=x.dtype)
-    for i in range(h_out):
-        for j in range(w_out):
-            patch = x[:, :, sh * i:sh * i + dh * (kh - 1) + 1:dh, sw * j:sw * j + dw * (kw - 1) + 1:dw]
-            out[:, :, i, j] = patch.reshape(x.shape[0], -1) @ kernels
-    return out
+def _one_thread_length(m, n):
+    """How long the third dimension of a product with dimensions m and n may be to stay on one thread.
+
+    OpenBLAS, NumPy's BLAS, splits a product across threads above a size:
+    m*n*k > 2**18 for a matrix product, a matrix of more than 9216 entries for
+    a matrix-vector product, more than 10000 for a dot product. When the other
+    cores are busy (a shared 2-core runner, a laptop running a notebook server),
+    each split waits for a descheduled thread: on a 2-core machine we measured
+    single products taking 4 to 8 ms instead of 0.01 to 0.1 ms. Cut into pieces
+    under those sizes, every product runs at full speed on the calling thread.
+    (Products with many channels get at least 64 columns: they are big enough
+    to amortise a split.)
+    """
+    if m > 1 and n > 1:
+        length = (1 << 18) // (m * n)
+    else:
+        length = 8192 // (m * n)
+    return max(64, length)
+
+
+def _image_groups(n_images, image_size, length, images_per_group):
+    """(first, last, start, stop): images first..last-1 fill the flat positions start..stop-1.
+
+    The last group stops at ``length``: past it, a shifted read would leave the array, and
+    only positions that straddle the bottom edge (never part of the output) lie there.
+    """
+    for first in range(0, n_images, images_per_group):
+        last = min(first + images_per_group, n_images)
+        yield first, last, first * image_size, min(last * image_size, length)
+
+
+def _store_valid(out, first, last, block, grid):
+    """out[first:last] = the positions of block (O, flat) whose (i, j) lie inside the output."""
+    (hp, wp), (h_out, w_out) = grid, out.shape[2:]
+    images = block[:, :(last - first) * hp * wp].reshape(-1, last - first, hp, wp)
+    out[first:last] = images[:, :, :h_out, :w_out].transpose(1, 0, 2, 3)
+
+
+def _correlate_by_shifted_slices(row, taps, shifts, out, grid):
+    """out <- sum_k taps[k] * row[q + shifts[k]], one whole-row multiply-add per kernel offset."""
+    image = grid[0] * grid[1]
+    images = max(1, _BLOCK_ELEMENTS // (2 * image))
+    total = np.empty(images * image, dtype=row.dtype)
+    product = np.empty(images * image, dtype=row.dtype)  # reused: no allocation per offset
+    for first, last, start, stop in _image_groups(out.shape[0], image, row.size - shifts[-1], images):
+        acc, prod = total[:stop - start], product[:stop - start]
+        np.multiply(row[start + shifts[0]:stop + shifts[0]], taps[0], out=acc)
+        for shift, tap in zip(shifts[1:], taps[1:]):
+            np.multiply(row[start + shift:stop + shift], tap, out=prod)
+            acc += prod
+        _store_valid(out, first, last, total[None], grid)
+
+
+def _correlate_by_im2col(rows, kernels, shifts, out, grid):
+    """out <- kernels @ cols, with cols[c*K + k, q] = rows[c, q + shifts[k]] built for a group of images.
+
+    rows: (C, T); kernels: (O, C*K), K = len(shifts). Each block of the patch
+    matrix is K contiguous copies of the rows, shifted.
+    """
+    c, k = rows.shape[0], len(shifts)
+    image = grid[0] * grid[1]
+    images = max(1, _BLOCK_ELEMENTS // (c * k * image))
+    cols = np.empty((c, k, images * image), dtype=rows.dtype)
+    block = np.empty((kernels.shape[0], images * image), dtype=rows.dtype)
+    piece = _one_thread_length(kernels.shape[0], c * k)
+    for first, last, start, stop in _image_groups(out.shape[0], image, rows.shape[1] - shifts[-1], images):
+        width = stop - start
+        for index, shift in enumerate(shifts):
+            cols[:, index, :width] = rows[:, start + shift:stop + shift]
+        patches = cols.reshape(c * k, -1)
+        for left in range(0, width, piece):
+            right = min(left + piece, width)
+            np.matmul(kernels, patches[:, left:right], out=block[:, left:right])
+        _store_valid(out, first, last, block, grid)
+
+
+def _correlate_with_upstream(x_pad, g, kernel_size, dilation):
+    """grad_weight[o, c, a, b] = sum_q G[o, q] * X[c, q + shift(a, b)]: one dot product per offset.
+
+    x_pad: (C, N, Hp, Wp); g: (O, N, Hp, Wp), the dilated upstream gradient on the same grid.
+    Both operands of every product are contiguous rows, so nothing is copied.
+    """
+    c, n, hp, wp = x_pad.shape
+    o = g.shape[0]
+    (kh, kw), (dh, dw) = kernel_size, dilation
+    rows, g_rows = x_pad.reshape(c, -1), g.reshape(o, -1)
+    shifts = [dh * a * wp + dw * b for a in range(kh) for b in range(kw)]
+    length = rows.shape[1] - shifts[-1]  # g is zero beyond this: no window starts there
+    grad = np.zeros((o, c, kh * kw), dtype=x_pad.dtype)
+    block = _one_thread_length(o, c)  # each product below sums over `block` positions
+    for start in range(0, length, block):
+        stop = min(start + block, length)
+        g_block = g_rows[:, start:stop]
+        for index, shift in enumerate(shifts):
+            grad[:, :, index] += g_block @ rows[:, start + shift:stop + shift].T
+    return grad.reshape(o, c, kh, kw)
+
+
+def _correlate_by_strided_im2col(x_pad, weight, stride, dilation, out_size):
+    """x_pad (N, C, Hp, Wp), any strides: im2col (unfold's patch copy), then kernels @ patches."""
+    o, _, kh, kw = weight.shape
+    cols = _patches(x_pad, (kh, kw), dilation, stride, out_size)       # (N, C*kh*kw, H_out*W_out)
+    kernels = weight.reshape(o, -1)
+    out = np.empty((x_pad.shape[0], o, cols.shape[2]), dtype=x_pad.dtype)
+    piece = _one_thread_length(o, cols.shape[1])
+    for n in range(cols.shape[0]):
+        for left in range(0, cols.shape[2], piece):
+            np.matmul(kernels, cols[n, :, left:left + piece], out=out[n, :, left:left + piece])
+    return out.reshape(x_pad.shape[0], o, *out_size)
 
 
 # --- argument checking ---------------------------------------------------------------------------

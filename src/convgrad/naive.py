@@ -23,7 +23,8 @@ import numpy as np
 
 from ._args import _as_real_array, _common_float, _conv_padding, _ntuple, _output_size
 
-__all__ = ["source_index", "pad", "pad_backward", "conv1d", "conv2d", "conv1d_backward", "conv2d_backward", "im2col", "col2im"]
+__all__ = ["source_index", "pad", "pad_backward", "conv1d", "conv2d", "conv1d_backward", "conv2d_backward",
+           "im2col", "col2im"]
 
 
 def source_index(p, size, left, mode):

@@ -41,11 +41,13 @@ def pad(x, pad, mode="zeros"):
 
     Raises
     ------
-    TypeError if ``pad`` is not a tuple of ints of even length. ValueError
-    for an unknown mode, a negative padding, more padded dimensions than
-    ``x`` has, ``"reflect"`` padding not smaller than the input size,
-    ``"circular"`` padding larger than the input size, or non-zero padding
-    of an empty dimension in a mode that copies input entries.
+    TypeError
+        ``pad`` is not a tuple of ints of even length.
+    ValueError
+        An unknown mode, a negative padding, more padded dimensions than
+        ``x`` has, ``"reflect"`` padding not smaller than the input size,
+        ``"circular"`` padding larger than the input size, or non-zero padding
+        of an empty dimension in a mode that copies input entries.
     """
     x = np.asarray(x)
     mode = _check_mode(mode, "pad")
@@ -86,8 +88,9 @@ def pad_backward(grad_out, pad, mode="zeros"):
 
     Raises
     ------
-    The errors of :func:`pad`, for the input size recovered as
-    ``grad_out.shape[axis] - left - right`` (which must be >= 0).
+    TypeError, ValueError
+        As :func:`pad`, for the input size recovered as
+        ``grad_out.shape[axis] - left - right`` (which must be >= 0).
     """
     grad_out = np.asarray(grad_out)
     mode = _check_mode(mode, "pad_backward")
@@ -101,21 +104,23 @@ def pad_backward(grad_out, pad, mode="zeros"):
                              f"{left} + {right} in dimension {axis}")
         _check_pad_fits(size, left, right, mode, axis, grad_out.shape, "pad_backward")
         sizes.append(size)
+    if mode == "zeros":
+        # the padded entries were constants: their gradient goes nowhere, just crop (one copy)
+        interior = tuple(slice(left, left + size) for (left, _), size in zip(pairs, sizes))
+        return np.array(grad_out[(Ellipsis,) + interior], order="C")
     grad = grad_out
     for (axis, (left, right)), size in zip(enumerate(pairs, start=first), sizes):
         grad = _fold_axis(grad, axis, left, right, size, mode)
-    return np.ascontiguousarray(grad) if grad is not grad_out else grad_out.copy()
+    return np.ascontiguousarray(grad)
 
 
 def _fold_axis(grad, axis, left, right, size, mode):
     """Adjoint of padding one axis: keep the middle, scatter-add each border slice onto its source."""
     moved = np.moveaxis(grad, axis, 0)
     result = moved[left:left + size].copy()
-    if mode != "zeros":
-        src = _source_indices(size, left, right, mode)
-        border = list(range(left)) + list(range(left + size, left + size + right))
-        for p in border:
-            result[src[p]] += moved[p]
+    src = _source_indices(size, left, right, mode)
+    for p in list(range(left)) + list(range(left + size, left + size + right)):
+        result[src[p]] += moved[p]
     return np.moveaxis(result, 0, axis)
 
 
@@ -143,7 +148,8 @@ def _check_mode(mode, fname):
 def _pad_pairs(pad, ndim, fname):
     """PyTorch's flat (last dimension first) tuple -> [(left, right), ...] in dimension order."""
     if not isinstance(pad, (tuple, list)) or len(pad) % 2 or not all(_is_int(p) for p in pad):
-        raise TypeError(f"{fname}: pad must be a tuple of ints (left, right[, top, bottom]) of even length, got {pad!r}")
+        raise TypeError(f"{fname}: pad must be a tuple of ints (left, right[, top, bottom]) of even length, "
+                        f"got {pad!r}")
     pad = tuple(int(p) for p in pad)
     if len(pad) // 2 > ndim:
         raise ValueError(f"{fname}: pad={pad} pads {len(pad) // 2} dimensions but the array has only {ndim}")

@@ -13,7 +13,7 @@ support)::
     correlate: y[t] = sum_j w[j] x[t + j - (m - 1)]
 
 ``"same"`` and ``"valid"`` are centred slices of ``"full"`` (see
-:func:`_crop`). The implementation adds one shifted copy of ``x`` per kernel
+``_crop``). The implementation adds one shifted copy of ``x`` per kernel
 entry: the loop runs over the kernel, never over pixels.
 """
 

@@ -35,9 +35,11 @@ def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
 
     Raises
     ------
-    TypeError for a non-real x or non-int sizes; ValueError for the wrong
-    ndim, kernel_size/stride/dilation < 1, negative padding, or a dilated
-    kernel larger than the padded input.
+    TypeError
+        A non-real x or non-int sizes.
+    ValueError
+        The wrong ndim, kernel_size/stride/dilation < 1, negative padding, or
+        a dilated kernel larger than the padded input.
     """
     x = _as_real_array(x, "x", "im2col")
     if x.ndim not in (3, 4):
@@ -70,9 +72,10 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
     Raises
     ------
-    ValueError if ``cols.shape[-2]`` is not a multiple of ``kh*kw`` or
-    ``cols.shape[-1]`` is not the number of patches ``L`` that ``output_size``
-    and the other arguments give, plus the errors of :func:`im2col`.
+    TypeError, ValueError
+        As :func:`im2col`; also ValueError if ``cols.shape[-2]`` is not a
+        multiple of ``kh*kw`` or ``cols.shape[-1]`` is not the number of
+        patches ``L`` that ``output_size`` and the other arguments give.
     """
     cols = _as_real_array(cols, "cols", "col2im")
     if cols.ndim not in (2, 3):
@@ -123,7 +126,9 @@ def _add_patches(x_pad, cols, dilation, stride):
     kh, kw, h_out, w_out = cols.shape[2:]
     for a in range(kh):
         for b in range(kw):
-            x_pad[:, :, dh * a:dh * a + sh * (h_out - 1) + 1:sh, dw * b:dw * b + sw * (w_out - 1) + 1:sw] += cols[:, :, a, b]
+            rows = slice(dh * a, dh * a + sh * (h_out - 1) + 1, sh)
+            columns = slice(dw * b, dw * b + sw * (w_out - 1) + 1, sw)
+            x_pad[:, :, rows, columns] += cols[:, :, a, b]
 
 
 def _zero_pad(x, padding):

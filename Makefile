@@ -16,6 +16,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	# Build matplotlib's font cache now: building it inside a notebook can print
+	# a warning to stderr, which nbval would report as a changed output.
+	$(BIN)/python -c "import matplotlib.font_manager"
 	touch $(STAMP)
 
 test: install

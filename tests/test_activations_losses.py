@@ -37,6 +37,18 @@ def test_relu_dtypes_and_nan():
         relu_backward(np.ones(2), np.ones(3))
 
 
+def test_relu_backward_dtype_is_the_result_type():
+    # np.result_type(grad_out, x), whichever of the two is the wider one.
+    x64, x32 = np.array([1.0, -1.0]), np.array([1.0, -1.0], np.float32)
+    for g, x, dtype in [(np.array([3, 4]), x64, np.float64),                 # integer grad_out
+                        (np.array([3.0, 4.0]), x32, np.float64),             # grad_out wider than x
+                        (np.array([3.0, 4.0], np.float32), x64, np.float64),  # x wider than grad_out
+                        (np.array([3.0, 4.0], np.float32), x32, np.float32)]:
+        got = relu_backward(g, x)
+        assert got.dtype == dtype, (g.dtype, x.dtype)
+        np.testing.assert_array_equal(got, [3, 0])
+
+
 def test_relu_pytorch_parity():
     torch = pytest.importorskip("torch")
     x = np.array([-1.5, -0.0, 0.0, 1e-8, 2.0, -3.0])

@@ -85,3 +85,84 @@ def test_gradcheck_on_a_correlation():
     assert gradcheck(fn, backward, (x, w))
     with pytest.raises(AssertionError):
         gradcheck(fn, lambda g, x, w: (np.convolve(g, w[::-1], "full"), correlate(x, g, "valid")), (x, w))
+
+
+def test_numerical_gradient_works_on_a_copy():
+    # f may read the caller's array while the copy is nudged: f(v) = <v, x0> has gradient x0, not 2 x0.
+    x0 = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(numerical_gradient(lambda v: v @ x0, x0), x0, atol=1e-8)
+    np.testing.assert_array_equal(x0, [1.0, -2.0, 3.0])
+
+
+def test_numerical_gradient_accepts_any_single_number():
+    x = np.array([1.0, -2.0])
+    for f in [lambda v: np.sum(v**2, keepdims=True),            # shape (1,)
+              lambda v: np.sum(v**2).reshape(1, 1),              # shape (1, 1)
+              lambda v: float(np.sum(v**2))]:                    # a Python float
+        np.testing.assert_allclose(numerical_gradient(f, x), 2 * x, atol=1e-8)
+
+
+def test_relative_error_of_empty_arrays():
+    assert relative_error([], []) == 0.0
+    assert relative_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+
+
+def test_gradcheck_single_input_may_return_the_bare_gradient():
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    assert gradcheck(lambda x: x**2, lambda g, x: 2 * g * x, [x])
+    assert gradcheck(lambda x: x**2, lambda g, x: [2 * g * x], [x])     # a list is fine too
+
+
+def test_gradcheck_catches_a_single_wrong_entry():
+    x = np.random.default_rng(6).standard_normal(6)
+
+    def one_wrong(g, x):
+        grad = 2 * g * x
+        grad[3] += 1.0
+        return grad
+    with pytest.raises(AssertionError, match="input 0"):
+        gradcheck(lambda x: x**2, one_wrong, [x])
+
+
+def test_gradcheck_uses_a_random_grad_out():
+    # A backward that ignores grad_out (correct only for grad_out = 1) must fail.
+    x = np.random.default_rng(7).standard_normal(5)
+    with pytest.raises(AssertionError):
+        gradcheck(lambda x: x**2, lambda g, x: 2 * x, [x])
+
+
+def test_gradcheck_tolerances():
+    """Entry i passes when |analytic_i - numeric_i| <= atol + rtol * |numeric_i| (defaults 1e-5, 1e-3)."""
+    x = np.random.default_rng(8).standard_normal((3, 4))
+    fn = lambda x: 1000.0 * x           # linear: the centred differences are exact up to rounding
+    # relative: 5e-4 of the gradient is within rtol = 1e-3, 2e-3 is not
+    assert gradcheck(fn, lambda g, x: 1000.0 * g * (1 + 5e-4), [x])
+    with pytest.raises(AssertionError):
+        gradcheck(fn, lambda g, x: 1000.0 * g * (1 + 2e-3), [x])
+    assert gradcheck(fn, lambda g, x: 1000.0 * g * (1 + 2e-3), [x], rtol=3e-3)
+    # absolute: the gradient of a constant is 0, so only atol is left
+    const = lambda x: 0.0 * x
+    assert gradcheck(const, lambda g, x: np.full(x.shape, 5e-6), [x])
+    with pytest.raises(AssertionError):
+        gradcheck(const, lambda g, x: np.full(x.shape, 1e-2), [x])
+    assert gradcheck(const, lambda g, x: np.full(x.shape, 1e-2), [x], atol=2e-2)
+
+
+def test_gradcheck_uses_eps():
+    # For x**3 the centred difference is 3x^2 + eps^2: a step of 0.1 is off by 1e-2, far beyond the tolerance.
+    x = np.random.default_rng(9).standard_normal(4)
+    backward = lambda g, x: 3 * g * x**2
+    assert gradcheck(lambda x: x**3, backward, [x])
+    with pytest.raises(AssertionError):
+        gradcheck(lambda x: x**3, backward, [x], eps=0.1)
+
+
+def test_gradcheck_hands_float64_copies_to_backward():
+    x_in, w_in = np.arange(3, dtype=np.float32), np.arange(1.0, 4.0)
+    seen = []
+
+    def backward(g, x, w):
+        seen.append((x.dtype, w.dtype, np.shares_memory(x, x_in), np.shares_memory(w, w_in)))
+        return g * w, g * x
+    assert gradcheck(lambda x, w: x * w, backward, [x_in, w_in])
+    assert seen == [(np.float64, np.float64, False, False)]

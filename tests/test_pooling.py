@@ -224,6 +224,24 @@ def test_dtypes():
     assert avg_pool2d_backward(g32, x32, 2).dtype == np.float32
 
 
+def test_integer_inputs():
+    # All entries negative and increasing, so a max pool whose padding could win would not
+    # return the window's maximum (its last real entry).
+    x = np.arange(-32, 0).reshape(2, 4, 4)
+    y = max_pool2d(x, 3, 1, 1)
+    assert y.dtype == x.dtype
+    np.testing.assert_array_equal(y, loop_max(x[None], 3, 1, 1)[0])
+    # Integer grad_out and integer x: the gradient is float64 and equals the float computation.
+    for backward, k, s, p in [(max_pool2d_backward, 3, 1, 1), (avg_pool2d_backward, 3, 1, 1), (avg_pool2d_backward, 2, 1, 0)]:
+        g = np.arange(32).reshape(2, 4, 4)[:, :(4 + 2 * p - k) // s + 1, :(4 + 2 * p - k) // s + 1] % 3 - 1
+        got = backward(g, x, k, s, p)
+        assert got.dtype == np.float64, backward.__name__
+        np.testing.assert_array_equal(got, backward(g.astype(float), x.astype(float), k, s, p))
+    # The mean is taken in float64: summing the integers first would overflow here.
+    big = np.full((1, 2, 2), 2**62, dtype=np.int64)
+    assert avg_pool2d(big, 2)[0, 0, 0] == 2.0**62
+
+
 x4 = np.zeros((1, 1, 4, 4))
 
 
@@ -235,9 +253,14 @@ x4 = np.zeros((1, 1, 4, 4))
     (lambda f: f(x4, 2, 1, -1), ValueError, "padding must be >= 0"),
     (lambda f: f(x4, 3, 1, 2), ValueError, "at most half"),
     (lambda f: f(x4, (2, 3), 1, (1, 2)), ValueError, "at most half"),
+    (lambda f: f(x4, 3, 1, (2, 1)), ValueError, r"at most half .*padding \(2, 1\) and kernel_size \(3, 3\)"),  # rows only
     (lambda f: f(x4, 5), ValueError, "larger than the padded input"),
+    (lambda f: f(x4, (5, 1)), ValueError, r"kernel_size \(5, 1\) is larger than the padded input \(4, 4\)"),
+    (lambda f: f(x4, (1, 5)), ValueError, r"kernel_size \(1, 5\) is larger than the padded input \(4, 4\)"),
     (lambda f: f(x4, 2.0), TypeError, "kernel_size"),
     (lambda f: f(x4, (2, 2, 2)), TypeError, "kernel_size"),
+    (lambda f: f(x4, True), TypeError, "kernel_size must be an int or a pair of ints, got True"),
+    (lambda f: f(x4, 2, (1, True)), TypeError, r"stride must be an int or a pair of ints, got \(1, True\)"),
     (lambda f: f(x4.astype(complex), 2), TypeError, "real"),
 ])
 @pytest.mark.parametrize("f", [max_pool2d, avg_pool2d,

@@ -75,7 +75,8 @@ def test_matches_scipy(mode, method):
     ss = pytest.importorskip("scipy.signal")
     rng = np.random.default_rng(3)
     shapes = [((7,), (3,)), ((7,), (4,)), ((3,), (6,)), ((4,), (5,)), ((1,), (1,)),
-              ((5, 6), (3, 3)), ((5, 6), (2, 4)), ((3, 2), (4, 5)), ((4, 4), (4, 4)), ((6, 5), (1, 2))]
+              ((5, 6), (3, 3)), ((5, 6), (2, 4)), ((3, 2), (4, 5)), ((4, 4), (4, 4)), ((6, 5), (1, 2)),
+              ((5, 6), (5, 3)), ((3, 4), (3, 6))]    # one axis equal: "valid" is allowed both ways
     for xs, ws in shapes:
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
         for ours, theirs in [(convolve, ss.convolve), (correlate, ss.correlate)]:
@@ -83,6 +84,18 @@ def test_matches_scipy(mode, method):
             got = ours(x, w, mode)
             assert got.shape == expected.shape, (ours.__name__, xs, ws)
             np.testing.assert_allclose(got, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_complex_inputs_match_scipy(mode):
+    # Correlation conjugates the kernel (a no-op for the course's real data), as SciPy does.
+    ss = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(5)
+    for xs, ws in [((6,), (3,)), ((3,), (5,)), ((4, 5), (2, 3))]:
+        x = rng.standard_normal(xs) + 1j * rng.standard_normal(xs)
+        w = rng.standard_normal(ws) + 1j * rng.standard_normal(ws)
+        np.testing.assert_allclose(correlate(x, w, mode), ss.correlate(x, w, mode=mode, method="direct"), atol=1e-12)
+        np.testing.assert_allclose(convolve(x, w, mode), ss.convolve(x, w, mode=mode, method="direct"), atol=1e-12)
 
 
 def test_valid_mixed_sizes_raises_like_scipy():
@@ -138,6 +151,8 @@ def test_dtype_follows_input():
     (np.ones((2, 2, 2)), np.ones((2, 2, 2)), "full", "1-D or both 2-D"),
     (np.ones(4), np.ones(2), "circular", "mode"),
     (np.ones(0), np.ones(2), "full", "empty"),
+    (np.ones(3), np.ones(0), "same", r"must not be empty, got x \(3,\) and w \(0,\)"),
+    (np.ones((2, 2)), np.ones((0, 2)), "full", r"must not be empty, got x \(2, 2\) and w \(0, 2\)"),
 ])
 def test_errors(x, w, mode, match):
     with pytest.raises(ValueError, match=match):

@@ -44,6 +44,29 @@ def test_assert_identity_scalars_and_shapes():
         assert_identity(signal("z", 2), signal("z", 3), "shapes")
 
 
+def test_assert_identity_simplifies_beyond_expand():
+    a = sp.Symbol("a", real=True)
+    assert_identity(sp.sin(a) ** 2 + sp.cos(a) ** 2, 1, "Pythagoras")
+    assert_identity(sp.Matrix([[sp.exp(2 * a), 1]]), sp.Matrix([[sp.exp(a) ** 2, sp.cos(a) ** 2 + sp.sin(a) ** 2]]),
+                    "entrywise")
+    with pytest.raises(AssertionError, match="FAILED: off by one"):
+        assert_identity(sp.sin(a) ** 2 + sp.cos(a) ** 2, 2, "off by one")
+
+
+def test_assert_identity_matrix_expressions():
+    A, B = image("a", 2, 2), image("b", 2, 2)
+    assert_identity(sp.BlockMatrix([[A, B]]), A.row_join(B), "a block matrix is its blocks side by side")
+    X = sp.MatrixSymbol("X", 2, 2)
+    assert_identity(X.T.T, X, "transposing twice")
+
+
+def test_assert_identity_matrix_against_scalar():
+    z = signal("z", 1)
+    for lhs, rhs in [(z, z[0]), (z[0], z)]:
+        with pytest.raises(ValueError, match="cannot compare a matrix with a scalar while checking: mixed"):
+            assert_identity(lhs, rhs, "mixed")
+
+
 def test_vec_stacks_columns():
     M = sp.Matrix([[1, 2], [3, 4]])
     assert vec(M) == sp.Matrix([1, 3, 2, 4])
@@ -59,8 +82,9 @@ def test_builders_names_and_shapes():
     x = image("x", 2, 3)
     assert x.shape == (2, 3) and x[0, 1].name == "x_{1,2}" and x[1, 2].name == "x_{2,3}"
     assert sp.latex(x[0, 1]) == "x_{1,2}"
-    for bad in [lambda: signal("z", 0), lambda: image("x", 2, 0), lambda: kernel("w", 1.5)]:
-        with pytest.raises(ValueError):
+    for bad in [lambda: signal("z", 0), lambda: image("x", 2, 0), lambda: kernel("w", 1.5),
+                lambda: signal("z", True), lambda: image("x", 2, True)]:
+        with pytest.raises(ValueError, match="must be an int >= 1"):
             bad()
 
 
@@ -71,6 +95,11 @@ def test_conv1d_sum_by_hand():
     assert conv1d_sum(z, w) == sp.Matrix([w1 * z1 + w2 * z2, w1 * z2 + w2 * z3, w1 * z3 + w2 * z4])
     assert conv1d_sum(z, w, kind="convolution") == sp.Matrix([w2 * z1 + w1 * z2, w2 * z2 + w1 * z3, w2 * z3 + w1 * z4])
     assert conv1d_sum(z, w, padding=1, stride=2) == sp.Matrix([w2 * z1, w1 * z2 + w2 * z3, w1 * z4])
+    # a kernel longer than the signal still fits once padded on both sides (m = n + 2p)
+    w = kernel("w", 3)
+    assert conv1d_sum(z[:1, :], w, padding=1) == sp.Matrix([w[1] * z1])
+    x = image("x", 1, 1)
+    assert conv2d_sum(x, image("k", 3, 3), padding=1) == sp.Matrix([[sp.Symbol("k_{2,2}", real=True) * x[0, 0]]])
 
 
 @settings(max_examples=30, deadline=None)
@@ -108,6 +137,12 @@ def test_sums_accept_numbers():
     y = conv2d_sum(np.arange(9).reshape(3, 3), [[1, 0], [0, -1]])
     assert y == sp.Matrix([[-4, -4], [-4, -4]])
     assert conv1d_sum([1, 2, 3], [1, 1]) == sp.Matrix([3, 5])
+    # rectangular input, different padding and stride per axis
+    x, k = np.arange(12).reshape(3, 4), np.array([[1, 2], [3, 5]])
+    expected = correlate(np.pad(x, [(1, 1), (0, 0)]), k, "valid")[::2, ::1]
+    assert conv2d_sum(x, k, padding=(1, 0), stride=(2, 1)) == sp.Matrix(expected)
+    expected = correlate(np.pad(x, [(0, 0), (1, 1)]), k, "valid")[::1, ::3]
+    assert conv2d_sum(x, k, padding=(0, 1), stride=(1, 3)) == sp.Matrix(expected)
 
 
 def test_convolution_sum_equals_toeplitz_product():
@@ -137,6 +172,14 @@ def test_correlation_and_convolution_differ_by_a_flip():
     (lambda: conv2d_sum(image("x", 3, 3), image("k", 2, 2), padding=(1, 1, 1)), "padding"),
     (lambda: conv2d_sum(image("x", 3, 3), list(kernel("k", 2))), "2-D"),
     (lambda: conv2d_sum(image("x", 2, 2), image("k", 3, 1)), "larger than the padded"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 3), padding=True), "padding must be an int or a tuple of 1 ints, got True"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 3), stride=True), "stride must be an int"),
+    (lambda: conv2d_sum(image("x", 3, 3), image("k", 2, 2), stride=(1, True)), r"stride must be .*got \(1, True\)"),
+    (lambda: conv1d_sum(signal("z", 3), sp.zeros(0, 1)), r"w must be a vector, got a Matrix of shape \(0, 1\)"),
+    (lambda: conv1d_sum(sp.zeros(1, 0), kernel("w", 1), padding=1), r"z must be a vector, got a Matrix of shape \(1, 0\)"),
+    (lambda: conv1d_sum([], kernel("w", 1), padding=1), r"z must be a non-empty 1-D array or Matrix, got shape \(0,\)"),
+    (lambda: conv2d_sum(image("x", 3, 3), sp.zeros(0, 2)), r"k must not be empty, got a Matrix of shape \(0, 2\)"),
+    (lambda: conv2d_sum(sp.zeros(2, 0), image("k", 1, 1), padding=1), r"x must not be empty, got a Matrix of shape \(2, 0\)"),
 ])
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):

@@ -142,7 +142,7 @@ def test_conv2d_matrix_matches_convolve(H, W, kh, kw, mode, seed):
 def test_conv2d_matrix_against_scipy():
     ss = pytest.importorskip("scipy.signal")
     rng = np.random.default_rng(6)
-    for (H, W), (kh, kw) in [((4, 5), (3, 3)), ((4, 5), (2, 2)), ((3, 3), (4, 5))]:
+    for (H, W), (kh, kw) in [((4, 5), (3, 3)), ((4, 5), (2, 2)), ((3, 3), (4, 5)), ((4, 5), (4, 3)), ((3, 2), (3, 4))]:
         x, k = rng.standard_normal((H, W)), rng.standard_normal((kh, kw))
         for mode in ["full", "same", "valid"]:
             M = conv2d_matrix(k, (H, W), mode)
@@ -178,6 +178,13 @@ def test_dtypes():
     assert convolution_matrix(np.ones(3, np.float32), 4).dtype == np.float32
     assert conv2d_matrix(np.ones((2, 2), np.float32), (3, 3)).dtype == np.float32
     assert conv2d_matrix(np.ones((2, 2), int), (3, 3), "same").dtype.kind == "i"
+    # the dtype of the kernel, exactly, also for the narrow ones NumPy would promote
+    w = np.array([True, False, True])
+    T = convolution_matrix(w, 4)
+    assert T.dtype == bool
+    np.testing.assert_array_equal(T, convolution_matrix(w.astype(int), 4).astype(bool))
+    assert conv2d_matrix(np.array([[True, False]]), (2, 3)).dtype == bool
+    assert convolution_matrix(np.ones(3, np.int8), 4).dtype == np.int8
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -193,6 +200,13 @@ def test_dtypes():
     (lambda: conv2d_matrix(np.ones((2, 2)), (3,)), ValueError, "input_shape"),
     (lambda: conv2d_matrix(np.ones((2, 4)), (3, 3), "valid"), ValueError, "valid"),
     (lambda: convolution_matrix(sp.Matrix(2, 2, sp.symbols("a:4")), 3), ValueError, "vector"),
+    (lambda: convolution_matrix(np.ones(3), True), TypeError, "n must be an int, got bool"),
+    (lambda: toeplitz_basis(True), TypeError, "n must be an int, got bool"),
+    (lambda: kernel_embedding(3, True), TypeError, "m must be an int, got bool"),
+    (lambda: convolution_matrix(np.array(["a", "b", "c"]), 3), TypeError, "w must be numeric or SymPy, got dtype <U1"),
+    (lambda: conv2d_matrix(np.array([["a"]]), (2, 2)), TypeError, "k must be numeric or SymPy"),
+    (lambda: convolution_matrix(np.ones(0), 3), ValueError, r"w must be a non-empty 1-D kernel, got shape \(0,\)"),
+    (lambda: conv2d_matrix(np.ones((0, 2)), (3, 3)), ValueError, r"k must be a non-empty 2-D kernel, got shape \(0, 2\)"),
 ])
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):

@@ -87,6 +87,17 @@ def test_matches_scipy(mode, method):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_bool_inputs_keep_their_dtype(mode):
+    # np.conj would turn a bool kernel into int8: correlation must conjugate complex data only.
+    ss = pytest.importorskip("scipy.signal")
+    x, w = np.array([True, True, False, True]), np.array([True, True])
+    for ours, theirs in [(correlate, ss.correlate), (convolve, ss.convolve)]:
+        got, expected = ours(x, w, mode), theirs(x, w, mode=mode)
+        assert got.dtype == expected.dtype == bool
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_complex_inputs_match_scipy(mode):
     # Correlation conjugates the kernel (a no-op for the course's real data), as SciPy does.
     ss = pytest.importorskip("scipy.signal")

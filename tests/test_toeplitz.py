@@ -207,6 +207,7 @@ def test_dtypes():
     (lambda: conv2d_matrix(np.array([["a"]]), (2, 2)), TypeError, "k must be numeric or SymPy"),
     (lambda: convolution_matrix(np.ones(0), 3), ValueError, r"w must be a non-empty 1-D kernel, got shape \(0,\)"),
     (lambda: conv2d_matrix(np.ones((0, 2)), (3, 3)), ValueError, r"k must be a non-empty 2-D kernel, got shape \(0, 2\)"),
+    (lambda: conv2d_matrix([[1, 2], [3]], (2, 2)), ValueError, "k must be a rectangular 2-D kernel"),
 ])
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):

@@ -81,7 +81,10 @@ def correlate(x, w, mode="full"):
         As :func:`convolve`.
     """
     x, w = _check(x, w, mode)
-    return _crop(_full_convolution(x, np.conj(np.flip(w))), x.shape, w.shape, mode)
+    w = np.flip(w)
+    if np.iscomplexobj(w):
+        w = np.conj(w)  # only for complex data: np.conj would turn a bool kernel into int8
+    return _crop(_full_convolution(x, w), x.shape, w.shape, mode)
 
 
 def _check(x, w, mode):

@@ -230,7 +230,10 @@ def _as_kernel(w, ndim, name):
             arr = np.array([sp.sympify(e) for e in np.ravel(np.array(w, dtype=object))], dtype=object)
             arr = arr.reshape(np.shape(np.array(w, dtype=object)))
     else:
-        arr = np.asarray(w)
+        try:
+            arr = np.asarray(w)
+        except ValueError:  # a ragged nested list
+            raise ValueError(f"{name} must be a rectangular {ndim}-D kernel, got rows of different lengths") from None
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{name} must be numeric or SymPy, got dtype {arr.dtype}")
     if arr.ndim != ndim or arr.size == 0:

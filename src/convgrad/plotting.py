@@ -9,6 +9,7 @@ is the same on every run and nbval can compare it.
 
 import hashlib
 import re
+from html import escape
 
 import matplotlib as mpl
 
@@ -36,11 +37,12 @@ def use_course_style():
     mpl.rcParams["animation.embed_limit"] = 40  # MB of inline frames allowed
 
 
-def animation_html(animation, fps=None):
+def animation_html(animation, fps=None, caption=None):
     """Return an ``IPython.display.HTML`` that plays ``animation`` on the static site.
 
     animation: a ``matplotlib.animation.Animation``.
     fps:       frames per second; default the animation's own interval.
+    caption:   text shown under the player and given to screen readers as its label.
 
     Matplotlib's ``to_jshtml`` names its player with a random UUID; that name
     is replaced by a hash of the frames, so re-running an unchanged notebook
@@ -54,4 +56,9 @@ def animation_html(animation, fps=None):
         raise RuntimeError("unexpected to_jshtml output: expected one player id, "
                            f"found {len(uuids)}")
     stable = hashlib.sha256(html.replace(uuids[0], "").encode()).hexdigest()[:32]
-    return HTML(html.replace(uuids[0], stable))
+    html = html.replace(uuids[0], stable)
+    if caption is not None:
+        text = escape(caption)
+        html = (f'<figure role="group" aria-label="{text}">{html}'
+                f'<figcaption>{text}</figcaption></figure>')
+    return HTML(html)

@@ -380,7 +380,7 @@ X1, W1 = np.zeros((2, 3, 8)), np.zeros((4, 3, 3))
     (lambda: conv2d(X2, W2, padding=5, padding_mode="reflect"), ValueError, r"reflect.*padding.*input size \(5, 5\)"),
     (lambda: conv1d(X1, W1, padding=8, padding_mode="reflect"), ValueError, r"reflect.*smaller than the input size"),
     (lambda: conv1d(X1, W1, padding=9, padding_mode="circular"), ValueError,
-     r"circular.*no larger than the input size"),
+     r"circular padding must not exceed the input size"),
     (lambda: conv2d(X2, W2, stride=1.5), TypeError, r"stride must be an int or a tuple of 2 ints, got 1.5"),
     (lambda: conv2d(X2, W2, padding=(1, 2, 3)), TypeError, r"padding must be an int or a tuple of 2 ints"),
     (lambda: conv1d(X1, W1, dilation=True), TypeError, r"dilation must be an int"),

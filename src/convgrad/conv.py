@@ -37,7 +37,7 @@ import numpy as np
 
 from ._args import (_as_real_array, _check_at_least, _check_padding_mode, _common_float, _conv_padding, _ntuple,
                     _output_size)
-from .padding import pad, pad_backward
+from .padding import pad, pad_backward, pad_limit_violation
 from .unfold import _patches
 
 __all__ = ["conv1d", "conv2d", "conv1d_backward", "conv2d_backward"]
@@ -484,19 +484,12 @@ def _prepare_backward(fname, nd, grad_out, x, weight, stride, padding, dilation,
 
 
 def _check_mode_fits(fname, mode, size, pads, shown_x):
-    """PyTorch's limits on padding that copies input entries: reflect < size, circular <= size."""
+    """PyTorch's limits on padding that copies input entries (the rule lives in padding.py)."""
     for n, (left, right) in zip(size, pads):
-        biggest = max(left, right)
-        if mode == "zeros" or biggest == 0:
-            continue
-        if mode == "reflect" and biggest >= n:
-            raise ValueError(f"{fname}: padding_mode='reflect' needs padding smaller than the input size, got "
-                             f"padding {_show(tuple(pads))} for input size {_show(size)} ({shown_x})")
-        if mode == "circular" and biggest > n:
-            raise ValueError(f"{fname}: padding_mode='circular' needs padding no larger than the input size, got "
-                             f"padding {_show(tuple(pads))} for input size {_show(size)} ({shown_x})")
-        if n == 0:
-            raise ValueError(f"{fname}: padding_mode={mode!r} cannot pad an empty input ({shown_x})")
+        reason = pad_limit_violation(mode, n, left, right)
+        if reason is not None:
+            raise ValueError(f"{fname}: padding_mode={mode!r}: {reason}: got padding {_show(tuple(pads))} "
+                             f"for input size {_show(size)} ({shown_x})")
 
 
 def _show(values):

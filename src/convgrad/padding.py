@@ -158,16 +158,26 @@ def _pad_pairs(pad, ndim, fname):
     return pairs[::-1]
 
 
-def _check_pad_fits(size, left, right, mode, axis, shape, fname, what="pad"):
-    """PyTorch's limits: reflect needs pad < size, circular pad <= size, any copying mode size >= 1."""
+def pad_limit_violation(mode, size, left, right):
+    """Why PyTorch refuses to pad a dimension of ``size`` by ``(left, right)`` in ``mode``, or None.
+
+    Modes that copy input entries need entries to copy: reflect needs padding
+    smaller than the size (the edge is not repeated), circular at most the size.
+    """
     biggest = max(left, right)
     if mode == "zeros" or biggest == 0:
-        return
+        return None
     if size == 0:
-        raise ValueError(f"{fname}: cannot {mode}-pad dimension {axis} of size 0 (shape {shape})")
+        return f"cannot {mode}-pad an empty dimension"
     if mode == "reflect" and biggest >= size:
-        raise ValueError(f"{fname}: reflect padding must be smaller than the input size: "
-                         f"{what}=({left}, {right}) in dimension {axis} of size {size} (shape {shape})")
+        return "reflect padding must be smaller than the input size"
     if mode == "circular" and biggest > size:
-        raise ValueError(f"{fname}: circular padding must not exceed the input size: "
-                         f"{what}=({left}, {right}) in dimension {axis} of size {size} (shape {shape})")
+        return "circular padding must not exceed the input size"
+    return None
+
+
+def _check_pad_fits(size, left, right, mode, axis, shape, fname, what="pad"):
+    reason = pad_limit_violation(mode, size, left, right)
+    if reason is not None:
+        raise ValueError(f"{fname}: {reason}: {what}=({left}, {right}) in dimension {axis} "
+                         f"of size {size} (shape {shape})")

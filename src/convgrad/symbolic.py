@@ -23,11 +23,9 @@ __all__ = ["assert_identity", "vec", "signal", "kernel", "image", "conv1d_sum", 
 
 
 def _residual(lhs, rhs):
-    """``lhs - rhs`` expanded and simplified entry by entry."""
-    diff = sp.Matrix(lhs) - sp.Matrix(rhs) if _is_matrix(lhs) else sp.sympify(lhs - rhs)
-    if _is_matrix(diff):
-        return diff.applyfunc(_simplify_to_zero)
-    return _simplify_to_zero(diff)
+    """``lhs - rhs`` expanded and simplified (entry by entry for matrices)."""
+    diff = lhs - rhs
+    return diff.applyfunc(_simplify_to_zero) if _is_matrix(diff) else _simplify_to_zero(diff)
 
 
 def _simplify_to_zero(expr):

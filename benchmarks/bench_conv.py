@@ -3,7 +3,7 @@
     python benchmarks/bench_conv.py            # the full run (about a minute)
     python benchmarks/bench_conv.py --quick    # fewer repeats, smaller samples for loops and SciPy
     python benchmarks/bench_conv.py --repeat 11
-    python benchmarks/bench_conv.py --threads 1   # NumPy's BLAS and PyTorch both on one thread
+    python benchmarks/bench_conv.py --threads 1   # convgrad, NumPy's BLAS and PyTorch all on one thread
 
 Every timing is the median of ``--repeat`` runs of one forward pass plus one
 backward pass (gradients for the input and the weight; convgrad also returns
@@ -11,9 +11,13 @@ the bias gradient, a sum); convgrad and PyTorch take turns run by run, so
 that a machine busy with other work slows both alike. What each competitor
 computes:
 
-* convgrad   ``conv2d`` (or ``conv1d``) then ``conv2d_backward`` (``conv1d_backward``).
+* convgrad   ``conv2d`` (or ``conv1d``) then ``conv2d_backward`` (``conv1d_backward``), on
+             ``convgrad.set_num_threads(threads)`` threads.
 * PyTorch    ``torch.nn.functional.conv2d`` (``conv1d``) then ``.backward(grad_out)`` with
-             ``requires_grad`` on input and weight, with as many threads as NumPy's BLAS may use.
+             ``requires_grad`` on input and weight, on ``torch.set_num_threads(threads)`` threads.
+
+``threads`` is what NumPy's BLAS may use (``--threads``, the usual environment
+variables, else the CPUs this process may run on): the same for both.
 * loops      ``convgrad.naive`` (plain Python loops), timed once on a slice of the batch (and, where
              noted, of the output channels) and scaled linearly: their cost is exactly proportional.
 * scipy      ``scipy.signal.correlate``/``convolve`` (method "auto") once per (image, output channel,
@@ -32,6 +36,7 @@ import time
 import numpy as np
 import scipy.signal
 
+import convgrad
 from convgrad import naive
 from convgrad.conv import conv1d, conv1d_backward, conv2d, conv2d_backward
 
@@ -53,12 +58,17 @@ def numpy_threads():
 
 
 def median_times(steps, repeat):
-    """Median seconds of each step; the steps take turns, so a busy machine slows them alike."""
-    for step in steps:
-        step()  # warm up: first-call allocations, BLAS thread start-up
+    """Median seconds of each step; the steps take turns, so a busy machine slows them alike.
+
+    Each timed run follows an untimed run of the same step: what the other
+    competitor leaves behind (PyTorch's OpenMP threads spin for a while after
+    each call, taking a core; a cache full of the other's data) then slows
+    the untimed run, not the timed one.
+    """
     times = [[] for _ in steps]
     for _ in range(repeat):
         for step, record in zip(steps, times):
+            step()
             start = time.perf_counter()
             step()
             record.append(time.perf_counter() - start)
@@ -136,6 +146,7 @@ def main():
     repeat = args.repeat or (3 if args.quick else 7)
 
     threads, source = numpy_threads()
+    convgrad.set_num_threads(threads)
     try:
         import torch
         torch.set_num_threads(threads)
@@ -145,7 +156,8 @@ def main():
         torch_note = "PyTorch not installed: its column is skipped (pip install torch to compare)"
 
     print(f"convgrad conv benchmark: forward + backward, median of {repeat} runs, times in ms")
-    print(f"NumPy {np.__version__} ({threads} BLAS threads, from {source}), SciPy {scipy.__version__}; {torch_note}")
+    print(f"convgrad on {threads} threads (from {source}); NumPy {np.__version__}, SciPy {scipy.__version__}; "
+          f"{torch_note}")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print()
     header = (f"{'case':<44} {'convgrad':>9} {'torch':>9} {'loops*':>10} {'scipy*':>9} "

@@ -35,7 +35,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ._args import (_as_real_array, _check_at_least, _check_padding_mode, _common_float, _conv_padding, _ntuple,
                     _output_size)
@@ -253,9 +253,8 @@ def _backward(grad_out, x, weight, spec):
         else:
             g_rows = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(-1, g.shape[1])
         image = padded[0] * padded[1]
-        return [_correlate_with_upstream(x_rows[(start - first) * image:(stop - first) * image],
-                                         g_rows[(start - first) * image:], padded[1], spec.kernel_size, spec.dilation)
-                for start, stop in groups]
+        ranges = [((start - first) * image, (stop - first) * image) for start, stop in groups]
+        return _correlate_with_upstream(x_rows, g_rows, padded[1], spec.kernel_size, spec.dilation, ranges)
 
     shares = _threads.run(work, _threads.image_groups(x.shape[0], 2 * weight.size * math.prod(spec.out_size)))
     grad_weight = shares[0]
@@ -297,9 +296,10 @@ def _dilated_grid(g, stride, offset, size):
 def _patch_view(grid, kernel_size, stride, dilation, out_size):
     """patches[n, i, j, a, b, c] = grid[n, s*i + d*a, s*j + d*b, c], a view of the grid (no copy)."""
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    windows = sliding_window_view(grid, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(1, 2))
-    windows = windows[:, ::sh, ::sw, :, ::dh, ::dw][:, :out_size[0], :out_size[1]]   # (N, H_out, W_out, C, kh, kw)
-    return windows.transpose(0, 1, 2, 4, 5, 3)
+    n, _, _, c = grid.shape
+    step_n, step_h, step_w, step_c = grid.strides
+    return as_strided(grid, (n, out_size[0], out_size[1], kh, kw, c),
+                      (step_n, sh * step_h, sw * step_w, dh * step_h, dw * step_w, step_c), writeable=False)
 
 
 # A block of the patch matrix has at most about this many entries (1 MB of float32), so that it
@@ -340,32 +340,35 @@ def _correlate(grid, weight, stride, dilation, out):
         out[images, :, rows] = (cols @ kernels).reshape(block.shape[:3] + (o,)).transpose(0, 3, 1, 2)
 
 
-def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation):
-    """grad[o, c, a, b] = sum_q G[q, o] * X[q + shift(a, b), c], as a batched product of shifted views.
+def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, ranges):
+    """grad[o, c, a, b] = sum_q G[q, o] * X[q + shift(a, b), c], one sum per range of positions q.
 
     rows: X[q, c], the padded input's grid (N, Hp, Wp, C) flattened to rows
     q = (n*Hp + h)*Wp + w; upstream: G[q, o], the dilated upstream gradient
     on the same grid (g[n, o, i, j] at (s*i, s*j), zeros elsewhere), at least
-    as long as X less the largest shift; width: Wp. The kernel offset (a, b)
-    is a constant shift of the rows, so
-    ``grad[:, :, a, b] = (X[q + shift(a, b), :].T @ G[q, :]).T``
-    for all kh*kw offsets at once is one batched matrix product of views: no
+    as long as X less the largest shift; width: Wp; ranges: (start, stop)
+    pairs of positions. The kernel offset (a, b) is a constant shift of the
+    rows, so ``grad[:, :, a, b] = (X[q + shift(a, b), :].T @ G[q, :]).T`` for
+    all kh*kw offsets at once is one batched matrix product of views: no
     patch is copied. (G is zero at the positions that straddle an edge, so
-    they add nothing.)
+    they add nothing.) Returns one (O, C, kh, kw) sum per range.
     """
     c, o = rows.shape[1], upstream.shape[1]
     shifts = _shifts(kernel_size, dilation, width)
     length = rows.shape[0] - shifts[-1]  # G is zero from here on: no window starts there
     (kh, kw), (dh, dw), item = kernel_size, dilation, rows.itemsize
-    grad = np.zeros((kh, kw, c, o), dtype=rows.dtype)
+    # shifted[a, b, :, q] = X[q + shift(a, b), :]: every shifted copy of X as one view
+    shifted = as_strided(rows, (kh, kw, c, length), (dh * width * c * item, dw * c * item, item, c * item),
+                         writeable=False)
     step = _positions_per_product(c, o)
-    for start in range(0, length, step):
-        stop = min(start + step, length)
-        # shifted[a, b] = X[start + shift(a, b) : stop + shift(a, b), :].T, a (C, positions) view
-        shifted = as_strided(rows[start:], (kh, kw, c, stop - start),
-                             (dh * width * c * item, dw * c * item, item, c * item), writeable=False)
-        grad += shifted @ upstream[start:stop]
-    return grad.transpose(3, 2, 0, 1)
+    sums = []
+    for first, last in ranges:
+        grad = np.zeros((kh, kw, c, o), dtype=rows.dtype)
+        for start in range(first, min(last, length), step):
+            stop = min(start + step, last, length)
+            grad += shifted[..., start:stop] @ upstream[start:stop]
+        sums.append(grad.transpose(3, 2, 0, 1))
+    return sums
 
 
 def _positions_per_product(c, o):

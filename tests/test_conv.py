@@ -119,8 +119,7 @@ def test_conv2d_every_mode_stride_dilation_matches_loops(mode, padding, stride, 
 
 @pytest.mark.parametrize("c_in, c_out", [(1, 1), (1, 3), (3, 1), (4, 5)])
 def test_every_algorithm_matches_loops(c_in, c_out):
-    # (1, 1) takes shifted slices, the others im2col; the weight gradient of
-    # a big image takes the loop over output positions.
+    # (1, 1) takes shifted slices in the forward pass and the input gradient, the others im2col.
     rng = np.random.default_rng(c_in * 10 + c_out)
     x, weight = rng.standard_normal((3, c_in, 9, 8)), rng.standard_normal((c_out, c_in, 3, 3))
     out = conv2d(x, weight, padding=1)

@@ -204,7 +204,7 @@ def _forward(x, weight, bias, spec):
     def work(groups):  # images groups[0][0] .. groups[-1][1] - 1, on one thread
         first, last = groups[0][0], groups[-1][1]
         _correlate(_grid(x[first:last], spec.padding, spec.mode), weight, spec.stride, spec.dilation,
-                   out[first:last])
+                   out[first:last], _relative(groups))
         return []
 
     _threads.run(work, _threads.image_groups(x.shape[0], weight.size * math.prod(spec.out_size)))
@@ -242,7 +242,7 @@ def _backward(grad_out, x, weight, spec):
         first, last = groups[0][0], groups[-1][1]
         g = grad_out[first:last]
         g_grid = _dilated_grid(g, spec.stride, offset, size)
-        _correlate(g_grid, flipped, (1, 1), spec.dilation, grad_x[first:last])
+        _correlate(g_grid, flipped, (1, 1), spec.dilation, grad_x[first:last], _relative(groups))
 
         # dL/dweight: the correlation of the padded input with the dilated upstream gradient, one
         # share per group of images. It needs that gradient on x_pad's grid, with no offset. When the
@@ -253,7 +253,7 @@ def _backward(grad_out, x, weight, spec):
         else:
             g_rows = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(-1, g.shape[1])
         image = padded[0] * padded[1]
-        ranges = [((start - first) * image, (stop - first) * image) for start, stop in groups]
+        ranges = [(start * image, stop * image) for start, stop in _relative(groups)]
         return _correlate_with_upstream(x_rows, g_rows, padded[1], spec.kernel_size, spec.dilation, ranges)
 
     shares = _threads.run(work, _threads.image_groups(x.shape[0], 2 * weight.size * math.prod(spec.out_size)))
@@ -264,6 +264,11 @@ def _backward(grad_out, x, weight, spec):
         # dL/dx: the adjoint of the padding, applied last.
         grad_x = pad_backward(grad_x, _flat_padding(spec.padding), spec.mode)
     return grad_x, grad_weight, grad_bias
+
+
+def _relative(groups):
+    """Image groups counted from the first image of the run."""
+    return [(start - groups[0][0], stop - groups[0][0]) for start, stop in groups]
 
 
 def _crop_first(spec):
@@ -307,26 +312,30 @@ def _patch_view(grid, kernel_size, stride, dilation, out_size):
 _BLOCK_ELEMENTS = 1 << 18
 
 
-def _blocks(patches_shape):
-    """(images, rows) slices cutting the patches (N, H_out, W_out, kh, kw, C) into blocks of <= ~_BLOCK_ELEMENTS."""
-    n, h_out = patches_shape[:2]
+def _blocks(first, last, patches_shape):
+    """(images, rows) slices cutting images first..last-1 of the patches (N, H_out, W_out, kh, kw, C)
+    into blocks of at most about _BLOCK_ELEMENTS entries."""
+    h_out = patches_shape[1]
     per_image = math.prod(patches_shape[1:])
     if per_image > _BLOCK_ELEMENTS:  # a large image: equal bands of output rows
         bands = -(-per_image // _BLOCK_ELEMENTS)
         rows = -(-h_out // bands)
-        return [(slice(i, i + 1), slice(r, min(r + rows, h_out))) for i in range(n) for r in range(0, h_out, rows)]
+        return [(slice(i, i + 1), slice(r, min(r + rows, h_out)))
+                for i in range(first, last) for r in range(0, h_out, rows)]
     images = _BLOCK_ELEMENTS // per_image
-    return [(slice(i, min(i + images, n)), slice(0, h_out)) for i in range(0, n, images)]
+    return [(slice(i, min(i + images, last)), slice(0, h_out)) for i in range(first, last, images)]
 
 
-def _correlate(grid, weight, stride, dilation, out):
+def _correlate(grid, weight, stride, dilation, out, groups):
     """Valid cross-correlation: grid (N, Hp, Wp, C) channels last, weight (O, C, kh, kw) -> out (N, O, H_out, W_out).
 
     ``out[n, o, i, j] = sum_{a, b, c} weight[o, c, a, b] * grid[n, s*i + d*a, s*j + d*b, c]``:
     im2col, one block of patches at a time, then a matrix product with the
-    kernels. One input and one output channel at stride 1 go by shifted
-    slices instead: im2col would copy the input kh*kw times only to multiply
-    it by a one-column matrix.
+    kernels. A block never spans two of the image ``groups`` (first, last),
+    so the blocks, and so the bits of every product, do not depend on how
+    the groups were shared among threads. One input and one output channel at
+    stride 1 go by shifted slices instead: im2col would copy the input kh*kw
+    times only to multiply it by a one-column matrix.
     """
     o, c, kh, kw = weight.shape
     if o == 1 and c == 1 and stride == (1, 1):
@@ -334,10 +343,11 @@ def _correlate(grid, weight, stride, dilation, out):
         return
     patches = _patch_view(grid, (kh, kw), stride, dilation, out.shape[2:])
     kernels = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)        # rows ordered (a, b, c), as a patch
-    for images, rows in _blocks(patches.shape):
-        block = patches[images, rows]
-        cols = block.reshape(-1, kh * kw * c)                             # im2col of the block: the one copy
-        out[images, :, rows] = (cols @ kernels).reshape(block.shape[:3] + (o,)).transpose(0, 3, 1, 2)
+    for first, last in groups:
+        for images, rows in _blocks(first, last, patches.shape):
+            block = patches[images, rows]
+            cols = block.reshape(-1, kh * kw * c)                         # im2col of the block: the one copy
+            out[images, :, rows] = (cols @ kernels).reshape(block.shape[:3] + (o,)).transpose(0, 3, 1, 2)
 
 
 def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, ranges):
@@ -355,7 +365,7 @@ def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, range
     """
     c, o = rows.shape[1], upstream.shape[1]
     shifts = _shifts(kernel_size, dilation, width)
-    length = rows.shape[0] - shifts[-1]  # G is zero from here on: no window starts there
+    length = rows.shape[0] - shifts[-1]
     (kh, kw), (dh, dw), item = kernel_size, dilation, rows.itemsize
     # shifted[a, b, :, q] = X[q + shift(a, b), :]: every shifted copy of X as one view
     shifted = as_strided(rows, (kh, kw, c, length), (dh * width * c * item, dw * c * item, item, c * item),
@@ -363,9 +373,13 @@ def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, range
     step = _positions_per_product(c, o)
     sums = []
     for first, last in ranges:
+        # The last image of a range ends with positions that straddle its bottom edge (G is zero
+        # there): stopping before them keeps X's reads inside the array, and the blocks of a range
+        # the same wherever the range lies in its run.
+        last -= shifts[-1]
         grad = np.zeros((kh, kw, c, o), dtype=rows.dtype)
-        for start in range(first, min(last, length), step):
-            stop = min(start + step, last, length)
+        for start in range(first, last, step):
+            stop = min(start + step, last)
             grad += shifted[..., start:stop] @ upstream[start:stop]
         sums.append(grad.transpose(3, 2, 0, 1))
     return sums

@@ -74,11 +74,18 @@ def test_groups_cover_the_batch_in_order(n_images, work):
 @pytest.mark.parametrize("n_threads", [1, 2, 3, 5, 8])
 def test_run_returns_the_groups_results_in_order(threads, n_threads):
     convgrad.set_num_threads(n_threads)
-    groups = _threads.image_groups(20, 1 << 40)
-    seen = []
-    results = _threads.run(lambda run: (seen.append(threading.get_ident()), [g[0] for g in run])[1], groups)
-    assert results == [first for first, _ in groups]
-    assert len(seen) == min(n_threads, len(groups))
+    groups = _threads.image_groups(40, 1 << 40)
+    chunks, idents = [], set()
+
+    def work(chunk):
+        chunks.append(chunk)
+        idents.add(threading.get_ident())
+        return [first for first, _ in chunk]
+
+    assert _threads.run(work, groups) == [first for first, _ in groups]
+    assert sorted(g for chunk in chunks for g in chunk) == groups  # every group once
+    assert all(chunk == groups[groups.index(chunk[0]):groups.index(chunk[0]) + len(chunk)] for chunk in chunks)
+    assert len(idents) <= n_threads
 
 
 def test_blas_is_on_one_thread_inside_and_as_before_after(threads):

@@ -24,6 +24,7 @@ __all__ = ["get_num_threads", "set_num_threads"]
 # A group of images has about this many multiply-adds (a millisecond's work or so).
 _GROUP_WORK = 1 << 22
 _MAX_GROUPS = 64
+_CHUNKS_PER_THREAD = 4
 
 _lock = threading.Lock()
 _state = {"threads": None, "pool": None, "controller": None, "limiter": None, "users": 0}
@@ -79,32 +80,44 @@ def image_groups(n_images, work_per_image):
 
 
 def run(work, groups):
-    """Call ``work(run)`` once per thread, each ``run`` a list of consecutive groups; concatenate the lists returned.
+    """Call ``work(chunk)`` on runs of consecutive groups, shared among the threads; concatenate the lists returned.
 
-    Each thread gets a single run: handing a thread work costs tens of
-    microseconds, and one large piece of work per thread runs fastest. The
-    calling thread does the first run itself.
+    The groups are cut into a few chunks per thread, and each thread (the
+    calling one too) takes the next chunk as soon as it is free, so a thread
+    that a busy machine slows down does fewer. Handing out a chunk costs
+    microseconds, so chunks are few and large.
     """
     with _blas_on_one_thread():
         threads = min(get_num_threads(), len(groups))
         if threads == 1 or getattr(_inside_task, "active", False):
             return work(groups)
-        bounds = [len(groups) * k // threads for k in range(threads + 1)]
-        runs = [groups[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+        count = min(len(groups), _CHUNKS_PER_THREAD * threads)
+        bounds = [len(groups) * k // count for k in range(count + 1)]
+        chunks = [groups[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+        results = [None] * count
+        taken = iter(range(count))
+        lock = threading.Lock()
+
+        def take_chunks():
+            _inside_task.active = True  # a convolution called from inside a chunk runs inline: no deadlock
+            try:
+                while True:
+                    with lock:
+                        index = next(taken, None)
+                    if index is None:
+                        return
+                    results[index] = work(chunks[index])
+            finally:
+                _inside_task.active = False
+
         pool = _pool()
-        futures = [pool.submit(_as_task, work, run) for run in runs[1:]]
-        results = _as_task(work, runs[0])
-        for future in futures:
-            results = results + future.result()
-        return results
-
-
-def _as_task(work, run):
-    _inside_task.active = True  # a convolution called from inside a task runs inline: no deadlock
-    try:
-        return work(run)
-    finally:
-        _inside_task.active = False
+        futures = [pool.submit(take_chunks) for _ in range(threads - 1)]
+        try:
+            take_chunks()
+        finally:
+            for future in futures:
+                future.result()
+        return [result for chunk in results for result in chunk]
 
 
 def _pool():

@@ -20,15 +20,18 @@ Backward, given the upstream gradient ``g = dL/dout`` (the course's derivation):
 
 A 1-D convolution is computed as a 2-D one on an image of height 1.
 
-How it is computed (same results, chosen for speed and memory): im2col on a
-channels-last copy of the padded batch, one cache-sized block of patches at a
-time, each block multiplied by the kernels as one matrix product; the weight
-gradient is the same patches, transposed, times the upstream gradient. One
-input and one output channel at stride 1 use shifted slices instead. No
-intermediate is larger than the padded input, the (dilated) upstream gradient
-or one block of the im2col matrix. A batch is split into groups of images
-that run on :func:`convgrad.set_num_threads` threads. See
-``benchmarks/bench_conv.py`` for the timings.
+How it is computed (same results, chosen for speed and memory): the padded
+batch is copied channels last; the forward pass and the input gradient are
+im2col + one matrix product, one cache-sized block of patches at a time; the
+weight gradient copies no patches at all, since on the flattened grid every
+kernel offset is a constant shift of the rows (one batched product of
+shifted views). One input and one output channel at stride 1 use shifted
+slices for the forward pass too. No intermediate is larger than the padded
+input, the (dilated) upstream gradient or one block of the im2col matrix.
+A batch is cut into groups of images shared among
+:func:`convgrad.set_num_threads` threads; the results are the same, bit for
+bit, for any number of threads. See ``benchmarks/bench_conv.py`` for the
+timings.
 """
 
 import math
@@ -191,12 +194,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 #     patches[n, i, j, a, b, c] = grid[n, s*i + d*a, s*j + d*b, c].
 # With K = kh*kw*C, positions P = (n, i, j) and the kernel as a matrix kernels[(a, b, c), o],
 #     forward      out[P, o]  = patches[P, K] @ kernels[K, o]                        (im2col)
-#     dL/dweight   grad[K, o] = patches[P, K].T @ g[P, o]
+#     dL/dweight   grad[K, o] = patches[P, K].T @ g[P, o]      (by shifted views: see "flat rows")
 #     dL/dx_pad    the forward's product again, on the grid of the dilated, padded upstream
 #                  gradient, with the flipped kernel (C_in and C_out swapped).
 # The patch matrix is never built whole: one block of it at a time (about _BLOCK_ELEMENTS entries)
 # is copied out of the view, multiplied and dropped while it is still in the CPU's cache. A batch
-# is cut into groups of images that run side by side on convgrad's threads (_threads.py).
+# is cut into groups of images, which convgrad's threads share (_threads.py).
 
 def _forward(x, weight, bias, spec):
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
@@ -350,6 +353,21 @@ def _correlate(grid, weight, stride, dilation, out, groups):
             out[images, :, rows] = (cols @ kernels).reshape(block.shape[:3] + (o,)).transpose(0, 3, 1, 2)
 
 
+# --- flat rows: a kernel offset is a constant shift ----------------------------------------------
+#
+# Flattened, the grid (N, Hp, Wp, C) is rows X[q, c] with q = (n*Hp + h)*Wp + w, and the kernel
+# offset (a, b) is a constant shift of them: grid[n, i + d_h*a, j + d_w*b] = X[q + shift(a, b)],
+# shift(a, b) = d_h*a*Wp + d_w*b, where q is the position of output (n, i, j). Every shifted copy of
+# X is then a view, and no patch has to be copied. The price: positions q whose (i, j) lies past
+# H_out or W_out straddle an edge. The weight gradient gives them a zero upstream gradient; the
+# shifted-slice correlation computes them and drops them (13% of extra work for a 32x32 image
+# padded by 1).
+
+def _shifts(kernel_size, dilation, width):
+    (kh, kw), (dh, dw) = kernel_size, dilation
+    return [dh * a * width + dw * b for a in range(kh) for b in range(kw)]
+
+
 def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, ranges):
     """grad[o, c, a, b] = sum_q G[q, o] * X[q + shift(a, b), c], one sum per range of positions q.
 
@@ -394,19 +412,6 @@ def _positions_per_product(c, o):
     return max(256, min(8192, (1 << 19) // (c * o)))
 
 
-# --- one input and one output channel, stride 1 -------------------------------------------------
-#
-# The grid, flattened, is one row X[q] with q = (n*Hp + h)*Wp + w, and the kernel offset (a, b) is
-# a constant shift of it: grid[n, i + d_h*a, j + d_w*b] = X[q + shift(a, b)], shift = d_h*a*Wp + d_w*b,
-# where q is the position of output (n, i, j). So a correlation is kh*kw multiply-adds of whole
-# shifted rows. The price: positions whose (i, j) lies past H_out or W_out straddle an edge; they
-# are computed and dropped (13% of extra work for a 32x32 image padded by 1).
-
-def _shifts(kernel_size, dilation, width):
-    (kh, kw), (dh, dw) = kernel_size, dilation
-    return [dh * a * width + dw * b for a in range(kh) for b in range(kw)]
-
-
 def _image_groups(n_images, image_size, length, images_per_group):
     """(first, last, start, stop): images first..last-1 fill the flat positions start..stop-1.
 
@@ -418,6 +423,10 @@ def _image_groups(n_images, image_size, length, images_per_group):
         yield first, last, first * image_size, min(last * image_size, length)
 
 
+# The two buffers of a shifted-slice correlation have this many entries (512 KB each in float64).
+_SLICE_ELEMENTS = 1 << 16
+
+
 def _correlate_by_shifted_slices(grid, taps, kernel_size, dilation, out):
     """out[:, 0] <- sum_k taps[k] * X[q + shift_k], one whole-row multiply-add per kernel offset."""
     hp, wp = grid.shape[1:3]
@@ -425,7 +434,7 @@ def _correlate_by_shifted_slices(grid, taps, kernel_size, dilation, out):
     row = grid.reshape(-1)
     shifts = _shifts(kernel_size, dilation, wp)
     image = hp * wp
-    images = max(1, _BLOCK_ELEMENTS // (2 * image))
+    images = max(1, _SLICE_ELEMENTS // image)
     total = np.empty(images * image, dtype=row.dtype)
     product = np.empty(images * image, dtype=row.dtype)  # reused: no allocation per offset
     for first, last, start, stop in _image_groups(out.shape[0], image, row.size - shifts[-1], images):

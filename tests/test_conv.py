@@ -186,6 +186,27 @@ def test_unbatched_in_unbatched_out():
     assert conv1d(x[:, 0], weight[:, :, 0]).shape == (3, 4)
 
 
+@pytest.mark.parametrize("nd", [1, 2])
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(nd):
+    # As PyTorch: N = 0 is a valid batch; nothing reaches the weight or the bias.
+    x, weight = np.zeros((0, 2) + (5,) * nd), np.ones((3, 2) + (3,) * nd)
+    out = FORWARD[nd](x, weight, np.ones(3), padding=1)
+    assert out.shape == (0, 3) + (5,) * nd
+    grad_x, grad_weight, grad_bias = BACKWARD[nd](np.zeros(out.shape), x, weight, padding=1)
+    assert grad_x.shape == x.shape
+    assert np.array_equal(grad_weight, np.zeros_like(weight)) and np.array_equal(grad_bias, np.zeros(3))
+
+
+def test_no_input_channels_gives_the_bias_alone():
+    # Every sum over input channels is empty, so it is zero (PyTorch gives zero output channels here).
+    x, weight, bias = np.ones((2, 0, 5, 5)), np.ones((3, 0, 3, 3)), np.arange(3.0)
+    out = conv2d(x, weight, bias, padding=1)
+    assert out.shape == (2, 3, 5, 5) and np.array_equal(out, np.broadcast_to(bias[:, None, None], out.shape))
+    grad_x, grad_weight, grad_bias = conv2d_backward(np.ones(out.shape), x, weight, padding=1)
+    assert grad_x.shape == x.shape and grad_weight.shape == weight.shape
+    assert np.array_equal(grad_bias, np.full(3, 50.0))
+
+
 # --- (b) against SciPy and NumPy ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, numpy_mode, padding", [("valid", "valid", 0), ("same", "same", "same"),
@@ -360,6 +381,8 @@ X1, W1 = np.zeros((2, 3, 8)), np.zeros((4, 3, 3))
     (lambda: conv2d(X2[0, 0], W2), ValueError, r"x must have shape \(N, C_in, H, W\).*\(5, 5\)"),
     (lambda: conv2d(X2, W2[0]), ValueError, r"weight must have shape \(C_out, C_in, kh, kw\).*\(3, 3, 3\)"),
     (lambda: conv1d(X1, W2), ValueError, r"weight must have shape \(C_out, C_in, k\)"),
+    (lambda: conv2d(X2, np.zeros((0, 3, 3, 3))), ValueError, r"at least one output channel.*\(0, 3, 3, 3\)"),
+    (lambda: conv1d_backward(np.zeros((2, 0, 6)), X1, np.zeros((0, 3, 3))), ValueError, r"at least one output channel"),
     (lambda: conv2d(X2, np.zeros((4, 2, 3, 3))), ValueError, r"x has 3 input channels.*weight.shape\[1\]=2"),
     (lambda: conv1d(X1, np.zeros((4, 5, 3))), ValueError, r"x has 3 input channels.*\(2, 3, 8\).*\(4, 5, 3\)"),
     (lambda: conv2d(X2, W2, bias=np.zeros(3)), ValueError, r"bias must have shape \(C_out,\) = \(4,\).*\(3,\)"),

@@ -60,6 +60,11 @@ def test_set_num_threads_rejects_bad_values(threads, value, error, match):
 
 # --- groups and runs ------------------------------------------------------------------------------
 
+def test_an_empty_batch_has_no_groups_and_runs_nothing():
+    assert _threads.image_groups(0, 100) == []
+    assert _threads.run(lambda run: pytest.fail("called"), []) == []
+
+
 @pytest.mark.parametrize("n_images, work", [(1, 10), (7, 1), (32, 1 << 21), (1000, 9216), (3, 1 << 40), (500, 1)])
 def test_groups_cover_the_batch_in_order(n_images, work):
     groups = _threads.image_groups(n_images, work)

@@ -24,7 +24,7 @@ __all__ = ["get_num_threads", "set_num_threads"]
 # A group of images has about this many multiply-adds (a millisecond's work or so).
 _GROUP_WORK = 1 << 22
 _MAX_GROUPS = 64
-_CHUNKS_PER_THREAD = 4
+_CHUNKS_PER_THREAD = 2
 
 _lock = threading.Lock()
 _state = {"threads": None, "pool": None, "controller": None, "limiter": None, "users": 0}
@@ -74,6 +74,8 @@ def image_groups(n_images, work_per_image):
     weight gradient is summed (group by group, in order: the same sum for any
     number of threads) and in which the threads share the work.
     """
+    if n_images == 0:
+        return []
     groups = min(n_images, _MAX_GROUPS, max(1, n_images * work_per_image // _GROUP_WORK))
     size = -(-n_images // groups)
     return [(first, min(first + size, n_images)) for first in range(0, n_images, size)]
@@ -87,6 +89,8 @@ def run(work, groups):
     that a busy machine slows down does fewer. Handing out a chunk costs
     microseconds, so chunks are few and large.
     """
+    if not groups:
+        return []
     with _blas_on_one_thread():
         threads = min(get_num_threads(), len(groups))
         if threads == 1 or getattr(_inside_task, "active", False):

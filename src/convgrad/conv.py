@@ -77,11 +77,11 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     TypeError
         Non-real arrays, mixed floating dtypes, non-int stride/padding/dilation.
     ValueError
-        A wrong ndim of x or weight, x's channels != ``weight.shape[1]``, bias
-        not ``(C_out,)``, stride or dilation < 1, negative padding, an unknown
-        padding string or mode, ``"same"`` with stride > 1, reflect padding
-        >= L, circular padding > L, or a dilated kernel longer than the padded
-        input.
+        A wrong ndim of x or weight, no output channels, x's channels !=
+        ``weight.shape[1]``, bias not ``(C_out,)``, stride or dilation < 1,
+        negative padding, an unknown padding string or mode, ``"same"`` with
+        stride > 1, reflect padding >= L, circular padding > L, or a dilated
+        kernel longer than the padded input.
     """
     x, weight, bias, _, spec, unbatched = _prepare("conv1d", 1, x, weight, bias, None,
                                                   stride, padding, dilation, padding_mode)
@@ -114,11 +114,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     TypeError
         Non-real arrays, mixed floating dtypes, non-int stride/padding/dilation.
     ValueError
-        A wrong ndim of x or weight, x's channels != ``weight.shape[1]``, bias
-        not ``(C_out,)``, stride or dilation < 1, negative padding, an unknown
-        padding string or mode, ``"same"`` with stride > 1, reflect padding
-        >= the input size, circular padding > the input size, or a dilated
-        kernel larger than the padded input.
+        A wrong ndim of x or weight, no output channels, x's channels !=
+        ``weight.shape[1]``, bias not ``(C_out,)``, stride or dilation < 1,
+        negative padding, an unknown padding string or mode, ``"same"`` with
+        stride > 1, reflect padding >= the input size, circular padding > the
+        input size, or a dilated kernel larger than the padded input.
     """
     x, weight, bias, _, spec, unbatched = _prepare("conv2d", 2, x, weight, bias, None,
                                                   stride, padding, dilation, padding_mode)
@@ -202,6 +202,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 # is cut into groups of images, which convgrad's threads share (_threads.py).
 
 def _forward(x, weight, bias, spec):
+    if weight.size == 0:  # no input channels: every sum is empty
+        out = np.zeros((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
+        return out if bias is None else out + bias[:, None, None]
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
 
     def work(groups):  # images groups[0][0] .. groups[-1][1] - 1, on one thread
@@ -217,12 +220,11 @@ def _forward(x, weight, bias, spec):
 
 
 def _backward(grad_out, x, weight, spec):
+    if weight.size == 0:  # no input channels: x reaches no output
+        return np.zeros_like(x), np.zeros_like(weight), grad_out.sum(axis=(0, 2, 3))
     (kh, kw), (dh, dw) = spec.kernel_size, spec.dilation
     (top, bottom), (left, right) = spec.padding
     padded = (x.shape[2] + top + bottom, x.shape[3] + left + right)
-
-    # dL/dbias: bias[o] is added at every (n, i, j).
-    grad_bias = grad_out.sum(axis=(0, 2, 3))
 
     # dL/dx_pad is the full convolution of the dilated upstream gradient with the kernel: the
     # correlation of that gradient, zero-padded by d*(k-1) on each side, with the kernel flipped by
@@ -257,12 +259,16 @@ def _backward(grad_out, x, weight, spec):
             g_rows = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(-1, g.shape[1])
         image = padded[0] * padded[1]
         ranges = [(start * image, stop * image) for start, stop in _relative(groups)]
-        return _correlate_with_upstream(x_rows, g_rows, padded[1], spec.kernel_size, spec.dilation, ranges)
+        grad_weights = _correlate_with_upstream(x_rows, g_rows, padded[1], spec.kernel_size, spec.dilation, ranges)
+        # dL/dbias: bias[o] is added at every (n, i, j).
+        grad_biases = [grad_out[start:stop].sum(axis=(0, 2, 3)) for start, stop in groups]
+        return list(zip(grad_weights, grad_biases))
 
     shares = _threads.run(work, _threads.image_groups(x.shape[0], 2 * weight.size * math.prod(spec.out_size)))
-    grad_weight = shares[0]
-    for share in shares[1:]:  # group by group, in order: the same sum for any number of threads
-        grad_weight += share
+    grad_weight, grad_bias = np.zeros_like(weight), np.zeros(weight.shape[0], dtype=weight.dtype)
+    for weight_share, bias_share in shares:  # group by group, in order: the same sums for any number of threads
+        grad_weight += weight_share
+        grad_bias += bias_share
     if not crop_first:
         # dL/dx: the adjoint of the padding, applied last.
         grad_x = pad_backward(grad_x, _flat_padding(spec.padding), spec.mode)
@@ -466,6 +472,8 @@ def _prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, pa
         raise ValueError(f"{fname}: x must have shape (N, C_in, {layout}) or (C_in, {layout}), got shape {x.shape}")
     if weight.ndim != nd + 2:
         raise ValueError(f"{fname}: weight must have shape (C_out, C_in, {kernel}), got shape {weight.shape}")
+    if weight.shape[0] == 0:
+        raise ValueError(f"{fname}: weight must have at least one output channel, got weight.shape={weight.shape}")
     if bias is not None:
         bias = _as_real_array(bias, "bias", fname)
     if grad_out is not None:

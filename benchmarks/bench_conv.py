@@ -7,21 +7,22 @@
 
 Every timing is the median of ``--repeat`` runs of one forward pass plus one
 backward pass (gradients for the input and the weight; convgrad also returns
-the bias gradient, a sum); convgrad and PyTorch take turns run by run, so
-that a machine busy with other work slows both alike. What each competitor
-computes:
+the bias gradient, a sum). Competitors take turns, so that a machine busy
+with other work slows them alike, and each timed run follows an untimed run
+of the same competitor. What each computes:
 
 * convgrad   ``conv2d`` (or ``conv1d``) then ``conv2d_backward`` (``conv1d_backward``), on
              ``convgrad.set_num_threads(threads)`` threads.
 * PyTorch    ``torch.nn.functional.conv2d`` (``conv1d``) then ``.backward(grad_out)`` with
              ``requires_grad`` on input and weight, on ``torch.set_num_threads(threads)`` threads.
-
-``threads`` is what NumPy's BLAS may use (``--threads``, the usual environment
-variables, else the CPUs this process may run on): the same for both.
 * loops      ``convgrad.naive`` (plain Python loops), timed once on a slice of the batch (and, where
              noted, of the output channels) and scaled linearly: their cost is exactly proportional.
 * scipy      ``scipy.signal.correlate``/``convolve`` (method "auto") once per (image, output channel,
              input channel) for each of: forward, weight gradient, input gradient.
+
+``threads`` is ``--threads``, else what NumPy's BLAS may use (the usual
+environment variables, else the CPUs this process may run on): the same for
+convgrad and PyTorch.
 
 The table ends with the ratios the course promises: convgrad/torch <= 1.0 for
 cases 1 and 2 and <= 2.0 for case 3; loops/convgrad >= 100 everywhere.

@@ -1,15 +1,16 @@
-"""How convgrad uses the CPU's cores: a batch is cut into groups of images, one task per group.
+"""How convgrad uses the CPU's cores: a batch is cut into groups of images, which threads share.
 
-The tasks run on a small pool of Python threads. NumPy releases the GIL
-inside a matrix product or an array copy, so the tasks really do run side by
-side. While they run, the BLAS library under NumPy is held to one thread of
-its own (with ``threadpoolctl``): the pool already keeps every core busy, and
-a BLAS that split each product again would have its threads wait on each
-other (on a busy 2-core machine we measured single products taking 4 to 8 ms
-instead of 0.1 ms that way).
+The threads are the calling one and a small pool of Python threads. NumPy
+releases the GIL inside a matrix product or an array copy, so they really do
+run side by side. While they run, the BLAS library under NumPy is held to one
+thread of its own (with ``threadpoolctl``): the threads already keep every
+core busy, and a BLAS that split each product again would have its threads
+wait on each other (on a busy 2-core machine we measured single products
+taking 4 to 8 ms instead of 0.1 ms that way).
 
-How a batch is cut depends only on the problem's shapes, never on the number
-of threads, so the results are bit for bit the same for any thread count.
+The groups depend only on the problem's shapes, and the convolutions do every
+sum group by group (never across two groups, always in group order), so the
+results are the same, bit for bit, for any number of threads.
 """
 
 import os

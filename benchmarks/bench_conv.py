@@ -9,7 +9,8 @@ Every timing is the median of ``--repeat`` runs of one forward pass plus one
 backward pass (gradients for the input and the weight; convgrad also returns
 the bias gradient, a sum). Competitors take turns, so that a machine busy
 with other work slows them alike, and each timed run follows an untimed run
-of the same competitor. What each computes:
+of the same competitor. cg/torch is the median, over the rounds, of the
+ratio of the two times within a round. What each computes:
 
 * convgrad   ``conv2d`` (or ``conv1d``) then ``conv2d_backward`` (``conv1d_backward``), on
              ``convgrad.set_num_threads(threads)`` threads.
@@ -58,8 +59,8 @@ def numpy_threads():
     return len(os.sched_getaffinity(0)), "CPU affinity"
 
 
-def median_times(steps, repeat):
-    """Median seconds of each step; the steps take turns, so a busy machine slows them alike.
+def timed_runs(steps, repeat):
+    """Seconds of ``repeat`` runs of each step, in rounds: every round times each step once, in turn.
 
     Each timed run follows an untimed run of the same step: what the other
     competitor leaves behind (PyTorch's OpenMP threads spin for a while after
@@ -73,7 +74,12 @@ def median_times(steps, repeat):
             start = time.perf_counter()
             step()
             record.append(time.perf_counter() - start)
-    return [float(np.median(record)) for record in times]
+    return times
+
+
+def median_times(steps, repeat):
+    """Median seconds of each step; the steps take turns, so a busy machine slows them alike."""
+    return [float(np.median(record)) for record in timed_runs(steps, repeat)]
 
 
 def median_time(step, repeat):
@@ -174,10 +180,14 @@ def main():
         grad_out = rng.standard_normal(forward(x, weight, padding=padding).shape).astype(dtype)
 
         if torch:
-            t_convgrad, t_torch = median_times([convgrad_step(x, weight, grad_out, padding),
-                                                torch_step(torch, x, weight, grad_out, padding)], repeat)
+            runs_convgrad, runs_torch = timed_runs([convgrad_step(x, weight, grad_out, padding),
+                                                    torch_step(torch, x, weight, grad_out, padding)], repeat)
+            t_convgrad, t_torch = float(np.median(runs_convgrad)), float(np.median(runs_torch))
+            # The ratio within each round (both timed back to back), then its median: a slow spell
+            # that lasts a round moves it less than it moves a ratio of two medians.
+            ratio = float(np.median(np.array(runs_convgrad) / np.array(runs_torch)))
         else:
-            t_convgrad, t_torch = median_time(convgrad_step(x, weight, grad_out, padding), repeat), None
+            t_convgrad, t_torch, ratio = median_time(convgrad_step(x, weight, grad_out, padding), repeat), None, None
 
         if args.quick:
             loop_images = max(1, loop_images // 5)
@@ -196,7 +206,6 @@ def main():
             notes.append(f"case {name.split()[0]}: scipy timed on {scipy_images} of {n} images, "
                          f"scaled x{n / scipy_images:g}")
 
-        ratio = t_convgrad / t_torch if t_torch else None
         verdict = "" if target is None or ratio is None else f"<={target:.1f} {'ok' if ratio <= target else 'MISS'}"
         print(f"{name:<44} {1e3 * t_convgrad:9.2f} {_ms(t_torch):>9} {1e3 * t_loops:10.0f} {1e3 * t_scipy:9.1f} "
               f"{_ratio(ratio):>9} {verdict:>7} {t_loops / t_convgrad:9.0f} {t_scipy / t_convgrad:9.1f}")
@@ -206,8 +215,9 @@ def main():
     print("* scipy: per (image, output channel, input channel): scipy.signal.correlate (forward), correlate "
           "(weight gradient), convolve 'full' (input gradient).")
     print("* torch: F.conv*d forward + .backward(grad_out), gradients for input and weight.")
-    print("* cg/torch: convgrad time / PyTorch time (lower is better for convgrad); loops/cg and scipy/cg: "
-          "how many times faster convgrad is. Target for loops/cg: >= 100 in every case.")
+    print("* cg/torch: the median over rounds of convgrad time / PyTorch time, both timed back to back in each "
+          "round (lower is better for convgrad); loops/cg and scipy/cg: how many times faster convgrad is. "
+          "Target for loops/cg: >= 100 in every case.")
 
 
 def _ms(seconds):

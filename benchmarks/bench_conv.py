@@ -77,13 +77,8 @@ def timed_runs(steps, repeat):
     return times
 
 
-def median_times(steps, repeat):
-    """Median seconds of each step; the steps take turns, so a busy machine slows them alike."""
-    return [float(np.median(record)) for record in timed_runs(steps, repeat)]
-
-
 def median_time(step, repeat):
-    return median_times([step], repeat)[0]
+    return float(np.median(timed_runs([step], repeat)[0]))
 
 
 def convgrad_step(x, weight, grad_out, padding):

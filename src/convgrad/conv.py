@@ -289,17 +289,14 @@ def _crop_first(spec):
 def _grid(x, pads, mode):
     """x (N, C, H, W) padded by pads ((top, bottom), (left, right)) in the given mode, channels last: (N, Hp, Wp, C)."""
     (top, bottom), (left, right) = pads
-    n, c, h, w = x.shape
     if mode != "zeros":
         return np.ascontiguousarray(pad(x, _flat_padding(pads), mode).transpose(0, 2, 3, 1))
-    grid = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
-    grid[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
-    return grid
+    return _dilated_grid(x, (1, 1), (top, left), (x.shape[2] + top + bottom, x.shape[3] + left + right))
 
 
 def _dilated_grid(g, stride, offset, size):
-    """Zero grid (N, *size, C_out) holding g[n, o, i, j] at (offset + s*i, offset + s*j): the zero-stuffed,
-    padded upstream gradient, channels last, in one allocation."""
+    """Zero grid (N, *size, C) holding g[n, c, i, j] at (offset + s*i, offset + s*j), channels last, in one
+    allocation: the zero-stuffed, padded upstream gradient (or, at stride 1, a zero-padded input)."""
     (sh, sw), (top, left) = stride, offset
     n, o, h_out, w_out = g.shape
     grid = np.zeros((n,) + tuple(size) + (o,), dtype=g.dtype)

@@ -441,3 +441,26 @@ def test_float32_stays_float32(nd, c_in, c_out):
     assert [g.dtype for g in grads] == [np.float32] * 3
     # an int grad_out takes the dtype of the floats around it
     assert BACKWARD[nd](np.ones(out.shape, dtype=int), x, weight, stride=2, padding=1)[0].dtype == np.float32
+
+
+# --- each of the three methods behind conv2d ----------------------------------------------------------
+
+@pytest.mark.parametrize("method, x_shape, w_shape, kw", [
+    ("_correlate_by_shifted_slices", (2, 1, 7, 6), (1, 1, 3, 2), dict(padding=1)),
+    ("_correlate_by_row_shifts", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=2, dilation=(2, 1))),
+    ("_correlate_by_im2col", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=1, stride=(2, 1))),
+    ("_correlate_by_im2col", (2, 1, 7, 6), (3, 1, 3, 2), dict(padding="same")),  # O > C_in*kw
+])
+def test_each_method_matches_the_loops(monkeypatch, method, x_shape, w_shape, kw):
+    from convgrad import conv
+    calls = []
+    original = getattr(conv, method)
+    monkeypatch.setattr(conv, method, lambda *args: calls.append(method) or original(*args))
+    rng = np.random.default_rng(0)
+    x, weight = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    out = conv2d(x, weight, **kw)
+    assert calls, f"{method} was not used for the forward pass"
+    assert close(out, naive.conv2d(x, weight, **kw))
+    grad_out = rng.standard_normal(out.shape)
+    for got, want in zip(conv2d_backward(grad_out, x, weight, **kw), naive.conv2d_backward(grad_out, x, weight, **kw)):
+        assert close(got, want)

@@ -24,6 +24,7 @@ def threads():
 def one_image_per_group(monkeypatch):
     """Split every batch into groups of one image, so that a small test has many groups to share."""
     monkeypatch.setattr(_threads, "_GROUP_WORK", 1)
+    monkeypatch.setattr(_threads, "_SMALL_GROUP_WORK", 1)
 
 
 def _blas_threads():
@@ -74,6 +75,14 @@ def test_groups_cover_the_batch_in_order(n_images, work):
     assert 1 <= len(groups) <= _threads._MAX_GROUPS
     sizes = {last - first for first, last in groups[:-1]}
     assert len(sizes) <= 1  # equal groups but the last
+
+
+def test_group_sizes_follow_the_work():
+    group, small = _threads._GROUP_WORK, _threads._SMALL_GROUP_WORK
+    assert len(_threads.image_groups(64, group // 4)) == 16                 # a big job: groups of _GROUP_WORK
+    assert len(_threads.image_groups(32, small // 4)) == _threads._MIN_GROUPS  # a middling one is still shared
+    assert len(_threads.image_groups(8, small // 16)) == 1                   # a small one: not worth a thread
+    assert len(_threads.image_groups(10, 1 << 40)) == 10                     # never more groups than images
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3, 5, 8])
@@ -175,12 +184,13 @@ def test_conv1d_batch_shared_among_threads(threads, one_image_per_group):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_images_cut_into_bands_of_rows(monkeypatch, stride):
-    # A block smaller than one image's patches: the image is done a band of output rows at a time.
-    monkeypatch.setattr(conv, "_BLOCK_ELEMENTS", 200)
+@pytest.mark.parametrize("block_elements", [200, 1000])
+def test_images_cut_into_bands_of_rows(monkeypatch, stride, block_elements):
+    # A block smaller than one image's work: the image is done a band of rows (one or several) at a time.
+    monkeypatch.setattr(conv, "_BLOCK_ELEMENTS", block_elements)
     rng = np.random.default_rng(stride)
     x, weight = rng.standard_normal((2, 3, 11, 10)), rng.standard_normal((2, 3, 3, 3))
-    assert len(conv._blocks(0, 2, (2, 11, 10, 3, 3, 3))) > 2 * 2
+    assert len(conv._blocks(0, 2, 11, 10 * 3 * 3 * 3)) > 2 * 2
     out = conv2d(x, weight, padding=1, stride=stride)
     assert np.allclose(out, naive.conv2d(x, weight, padding=1, stride=stride), atol=1e-10)
     grad_out = rng.standard_normal(out.shape)

@@ -21,17 +21,19 @@ Backward, given the upstream gradient ``g = dL/dout`` (the course's derivation):
 A 1-D convolution is computed as a 2-D one on an image of height 1.
 
 How it is computed (same results, chosen for speed and memory): the padded
-batch is copied channels last; the forward pass and the input gradient are
-im2col + one matrix product, one cache-sized block of patches at a time; the
-weight gradient copies no patches at all, since on the flattened grid every
-kernel offset is a constant shift of the rows (one batched product of
-shifted views). One input and one output channel at stride 1 use shifted
-slices for the forward pass too. No intermediate is larger than the padded
-input, the (dilated) upstream gradient or one block of the im2col matrix.
-A batch is cut into groups of images shared among
-:func:`convgrad.set_num_threads` threads; the results are the same, bit for
-bit, for any number of threads. See ``benchmarks/bench_conv.py`` for the
-timings.
+batch is read as flat rows, one per image and channel, on which a kernel
+offset is a constant shift. The weight gradient, and at stride 1 the forward
+pass and the input gradient (a correlation at stride 1 in any case), are
+then kh matrix products each, on kw shifted copies of the rows, where im2col
+would make kh*kw copies. A strided forward pass, or one with more output
+channels than C_in*kw, uses im2col + one matrix product; one input and one
+output channel at stride 1, shifted slices. Besides the padded input and the
+(dilated) upstream gradient, intermediates are made one block of images (or
+rows) at a time, of about 2**21 entries at most: the block's shifted copies
+and their products, or its im2col matrix. A batch is cut into groups of
+images shared among :func:`convgrad.set_num_threads` threads; the results
+are the same, bit for bit, for any number of threads. See
+``benchmarks/bench_conv.py`` for the timings.
 """
 
 import math
@@ -188,18 +190,25 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 
 # --- the computation (2-D, batched, validated arrays) ---------------------------------------------
 #
-# The work is done on channels-last grids: the padded batch stored as grid[n, h, w, c]. Then each
-# receptive field is a (kh, kw, C) block of the grid, and the patches of all output positions are
-# one strided view of it, with no copy:
-#     patches[n, i, j, a, b, c] = grid[n, s*i + d*a, s*j + d*b, c].
-# With K = kh*kw*C, positions P = (n, i, j) and the kernel as a matrix kernels[(a, b, c), o],
-#     forward      out[P, o]  = patches[P, K] @ kernels[K, o]                        (im2col)
-#     dL/dweight   grad[K, o] = patches[P, K].T @ g[P, o]      (by shifted views: see "flat rows")
-#     dL/dx_pad    the forward's product again, on the grid of the dilated, padded upstream
-#                  gradient, with the flipped kernel (C_in and C_out swapped).
-# The patch matrix is never built whole: one block of it at a time (about _BLOCK_ELEMENTS entries)
-# is copied out of the view, multiplied and dropped while it is still in the CPU's cache. A batch
-# is cut into groups of images, which convgrad's threads share (_threads.py).
+# The work is done on the padded batch, grid[n, c, h, w] (NCHW, Hp x Wp), read as flat rows: image n,
+# channel c is a row X[n, c, q] with q = h*Wp + w. A kernel offset (a, b) is then a constant shift of
+# the row, shift(a, b) = d_h*a*Wp + d_w*b, and at stride 1
+#     out[n, o, q] = sum_{c, a, b} weight[o, c, a, b] * X[n, c, q + shift(a, b)]
+# holds for every q = i*Wp + j with i < H_out, j < W_out: the output is computed on the grid's
+# "wide" rows (the columns j >= W_out between them are computed and dropped). Every shifted row is a
+# view, and one copy of the input per kernel column b (not per offset, as im2col would) makes
+#     xs[n, (c, b), q] = X[n, c, q + d_w*b],   out[n, :, q] = sum_a kernels_a @ xs[n, :, q + d_h*a*Wp]
+# kh matrix products with the long dimension q, kernels_a[o, (c, b)] = weight[o, c, a, b]:
+#     forward      out          the sum above                                     ("row shifts")
+#     dL/dx_pad    the same sum, on the grid of the dilated, padded upstream gradient, with the
+#                  kernel flipped by 180 degrees and C_in/C_out swapped
+#     dL/dweight   grad_a[o, (c, b)] = sum_q G[n, o, q] * xs[n, (c, b), q + d_h*a*Wp], G the dilated
+#                  upstream gradient on the grid (zero at every q that is not an output position)
+# A stride s > 1 forward would compute s_h*s_w times too many positions this way, and with
+# O > C*kw the kh products would outgrow im2col's copy; both use im2col: the patches of the output
+# positions, copied out of a strided view, times the kernel matrix.
+# Work is done one block of images (or, for a large image, one band of rows) at a time. A batch is
+# cut into groups of images, which convgrad's threads share (_threads.py).
 
 def _forward(x, weight, bias, spec):
     if weight.size == 0:  # no input channels: every sum is empty
@@ -252,14 +261,12 @@ def _backward(grad_out, x, weight, spec):
         # dL/dweight: the correlation of the padded input with the dilated upstream gradient, one
         # share per group of images. It needs that gradient on x_pad's grid, with no offset. When the
         # grid above has x_pad's shape ("same" padding), that is the same array read `offset` later.
-        x_rows = _grid(x[first:last], spec.padding, spec.mode).reshape(-1, x.shape[1])
+        x_grid = _grid(x[first:last], spec.padding, spec.mode)
         if size == padded:
-            g_rows = g_grid.reshape(-1, g.shape[1])[offset[0] * padded[1] + offset[1]:]
+            upstream = g_grid.reshape(g_grid.shape[:2] + (-1,))[:, :, offset[0] * padded[1] + offset[1]:]
         else:
-            g_rows = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(-1, g.shape[1])
-        image = padded[0] * padded[1]
-        ranges = [(start * image, stop * image) for start, stop in _relative(groups)]
-        grad_weights = _correlate_with_upstream(x_rows, g_rows, padded[1], spec.kernel_size, spec.dilation, ranges)
+            upstream = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(g.shape[:2] + (-1,))
+        grad_weights = _correlate_with_upstream(x_grid, upstream, spec, _relative(groups))
         # dL/dbias: bias[o] is added at every (n, i, j).
         grad_biases = [grad_out[start:stop].sum(axis=(0, 2, 3)) for start, stop in groups]
         return list(zip(grad_weights, grad_biases))
@@ -287,132 +294,169 @@ def _crop_first(spec):
 
 
 def _grid(x, pads, mode):
-    """x (N, C, H, W) padded by pads ((top, bottom), (left, right)) in the given mode, channels last: (N, Hp, Wp, C)."""
+    """x (N, C, H, W) padded by pads ((top, bottom), (left, right)) in the given mode: (N, C, Hp, Wp), contiguous."""
     (top, bottom), (left, right) = pads
     if mode != "zeros":
-        return np.ascontiguousarray(pad(x, _flat_padding(pads), mode).transpose(0, 2, 3, 1))
+        return np.ascontiguousarray(pad(x, _flat_padding(pads), mode))
     return _dilated_grid(x, (1, 1), (top, left), (x.shape[2] + top + bottom, x.shape[3] + left + right))
 
 
 def _dilated_grid(g, stride, offset, size):
-    """Zero grid (N, *size, C) holding g[n, c, i, j] at (offset + s*i, offset + s*j), channels last, in one
-    allocation: the zero-stuffed, padded upstream gradient (or, at stride 1, a zero-padded input)."""
+    """Zero grid (N, C, *size) holding g[n, c, i, j] at (offset + s*i, offset + s*j): the zero-stuffed,
+    padded upstream gradient (or, at stride 1, a zero-padded input)."""
     (sh, sw), (top, left) = stride, offset
     n, o, h_out, w_out = g.shape
-    grid = np.zeros((n,) + tuple(size) + (o,), dtype=g.dtype)
-    grid[:, top:top + sh * (h_out - 1) + 1:sh, left:left + sw * (w_out - 1) + 1:sw] = g.transpose(0, 2, 3, 1)
+    grid = np.zeros((n, o) + tuple(size), dtype=g.dtype)
+    grid[:, :, top:top + sh * (h_out - 1) + 1:sh, left:left + sw * (w_out - 1) + 1:sw] = g
     return grid
 
 
-def _patch_view(grid, kernel_size, stride, dilation, out_size):
-    """patches[n, i, j, a, b, c] = grid[n, s*i + d*a, s*j + d*b, c], a view of the grid (no copy)."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    n, _, _, c = grid.shape
-    step_n, step_h, step_w, step_c = grid.strides
-    return as_strided(grid, (n, out_size[0], out_size[1], kh, kw, c),
-                      (step_n, sh * step_h, sw * step_w, dh * step_h, dw * step_w, step_c), writeable=False)
+# A block has at most about this many entries in each of its intermediates (8 MB of float32). Small
+# blocks would stay in the CPU's fastest caches, but each block costs several NumPy calls, and on
+# threads every call hands the GIL over and takes it back: measured, blocks this large are faster
+# on two threads and no slower on one.
+_BLOCK_ELEMENTS = 1 << 21
 
 
-# A block of the patch matrix has at most about this many entries (1 MB of float32), so that it
-# stays in the CPU's cache between being copied and being multiplied.
-_BLOCK_ELEMENTS = 1 << 18
-
-
-def _blocks(first, last, patches_shape):
-    """(images, rows) slices cutting images first..last-1 of the patches (N, H_out, W_out, kh, kw, C)
-    into blocks of at most about _BLOCK_ELEMENTS entries."""
-    h_out = patches_shape[1]
-    per_image = math.prod(patches_shape[1:])
-    if per_image > _BLOCK_ELEMENTS:  # a large image: equal bands of output rows
+def _blocks(first, last, rows, row_elements):
+    """(images, rows) slices cutting images first..last-1, of ``rows`` rows that cost ``row_elements``
+    entries each, into blocks of at most about _BLOCK_ELEMENTS entries (a large image: bands of rows)."""
+    per_image = rows * row_elements
+    if per_image > _BLOCK_ELEMENTS:
         bands = -(-per_image // _BLOCK_ELEMENTS)
-        rows = -(-h_out // bands)
-        return [(slice(i, i + 1), slice(r, min(r + rows, h_out)))
-                for i in range(first, last) for r in range(0, h_out, rows)]
+        step = -(-rows // bands)
+        return [(slice(i, i + 1), slice(r, min(r + step, rows)))
+                for i in range(first, last) for r in range(0, rows, step)]
     images = _BLOCK_ELEMENTS // per_image
-    return [(slice(i, min(i + images, last)), slice(0, h_out)) for i in range(first, last, images)]
+    return [(slice(i, min(i + images, last)), slice(0, rows)) for i in range(first, last, images)]
 
 
 def _correlate(grid, weight, stride, dilation, out, groups):
-    """Valid cross-correlation: grid (N, Hp, Wp, C) channels last, weight (O, C, kh, kw) -> out (N, O, H_out, W_out).
+    """Valid cross-correlation: grid (N, C, Hp, Wp), weight (O, C, kh, kw) -> out (N, O, H_out, W_out).
 
-    ``out[n, o, i, j] = sum_{a, b, c} weight[o, c, a, b] * grid[n, s*i + d*a, s*j + d*b, c]``:
-    im2col, one block of patches at a time, then a matrix product with the
-    kernels. A block never spans two of the image ``groups`` (first, last),
-    so the blocks, and so the bits of every product, do not depend on how
-    the groups were shared among threads. One input and one output channel at
-    stride 1 go by shifted slices instead: im2col would copy the input kh*kw
-    times only to multiply it by a one-column matrix.
+    ``out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * grid[n, c, s*i + d*a, s*j + d*b]``,
+    by one of three methods with the same result: shifted slices (one input
+    and one output channel at stride 1), row shifts (stride 1, O <= C*kw) or
+    im2col (the rest). A block never spans two of the image ``groups`` (first,
+    last), so the blocks, and so the bits of every product, do not depend on
+    how the groups were shared among threads.
     """
     o, c, kh, kw = weight.shape
-    if o == 1 and c == 1 and stride == (1, 1):
+    if stride == (1, 1) and o == 1 and c == 1:
+        # im2col or row shifts would copy the input kh*kw (or kw) times, only to multiply it by one column
         _correlate_by_shifted_slices(grid, weight.reshape(-1), (kh, kw), dilation, out)
-        return
-    patches = _patch_view(grid, (kh, kw), stride, dilation, out.shape[2:])
-    kernels = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)        # rows ordered (a, b, c), as a patch
+    elif stride == (1, 1) and o <= c * kw:
+        # row shifts' products, kh*O per position, are then no larger than im2col's copy, kh*kw*C
+        _correlate_by_row_shifts(grid, weight, dilation, out, groups)
+    else:
+        _correlate_by_im2col(grid, weight, stride, dilation, out, groups)
+
+
+def _correlate_by_im2col(grid, weight, stride, dilation, out, groups):
+    """out[n, :, i, j] = kernels @ patches[n, :, i, j], kernels[o, (c, a, b)] = weight[o, c, a, b]."""
+    o, c, kh, kw = weight.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    h_out, w_out = out.shape[2:]
+    step_n, step_c, step_h, step_w = grid.strides
+    # patches[n, c, a, b, i, j] = grid[n, c, s*i + d*a, s*j + d*b], a view (no copy)
+    patches = as_strided(grid, (grid.shape[0], c, kh, kw, h_out, w_out),
+                         (step_n, step_c, dh * step_h, dw * step_w, sh * step_h, sw * step_w), writeable=False)
+    kernels = weight.reshape(o, c * kh * kw)
     for first, last in groups:
-        for images, rows in _blocks(first, last, patches.shape):
-            block = patches[images, rows]
-            cols = block.reshape(-1, kh * kw * c)                         # im2col of the block: the one copy
-            out[images, :, rows] = (cols @ kernels).reshape(block.shape[:3] + (o,)).transpose(0, 3, 1, 2)
+        for images, rows in _blocks(first, last, h_out, c * kh * kw * w_out):
+            block = patches[images, :, :, :, rows]
+            cols = block.reshape(block.shape[0], c * kh * kw, -1)                  # im2col: the one copy
+            out[images, :, rows] = (kernels @ cols).reshape(block.shape[0], o, -1, w_out)
 
 
-# --- flat rows: a kernel offset is a constant shift ----------------------------------------------
-#
-# Flattened, the grid (N, Hp, Wp, C) is rows X[q, c] with q = (n*Hp + h)*Wp + w, and the kernel
-# offset (a, b) is a constant shift of them: grid[n, i + d_h*a, j + d_w*b] = X[q + shift(a, b)],
-# shift(a, b) = d_h*a*Wp + d_w*b, where q is the position of output (n, i, j). Every shifted copy of
-# X is then a view, and no patch has to be copied. The price: positions q whose (i, j) lies past
-# H_out or W_out straddle an edge. The weight gradient gives them a zero upstream gradient; the
-# shifted-slice correlation computes them and drops them (13% of extra work for a 32x32 image
-# padded by 1).
+def _correlate_by_row_shifts(grid, weight, dilation, out, groups):
+    """Stride 1: out[n, :, q] = sum_a kernels_a @ xs[n, :, q + d_h*a*Wp] on the grid's flat rows (see above)."""
+    o, c, kh, kw = weight.shape
+    (dh, dw), item = dilation, grid.itemsize
+    hp, wp = grid.shape[2:]
+    h_out, w_out = out.shape[2:]
+    rows = grid.reshape(grid.shape[0], c, hp * wp)
+    kernels = weight.transpose(2, 0, 1, 3).reshape(kh, o, c * kw)                  # kernels[a, o, (c, b)]
+    row_shift = dh * wp
+    blocks = [block for first, last in groups for block in _blocks(first, last, h_out, wp * (c * kw + kh * o))]
+    # Scratch space for the largest block, reused by every block: allocating it each time would
+    # fault fresh pages in again and again, and threads would queue for the kernel's memory map.
+    xs_space, products_space = _Scratch(grid.dtype), _Scratch(grid.dtype)
+    for images, band in blocks:
+        n = images.stop - images.start
+        # output rows band.start .. band.stop-1: positions q0 + (0 .. length-1) of the wide rows
+        q0, length = band.start * wp, (band.stop - band.start - 1) * wp + w_out
+        xs = _column_shifts(rows[images], q0, length + (kh - 1) * row_shift, kw, dw, xs_space)
+        shifted = as_strided(xs, (n, kh, c * kw, length), (xs.strides[0], row_shift * item, xs.strides[1], item),
+                             writeable=False)
+        products = np.matmul(kernels, shifted, out=products_space.get((n, kh, o, length)))
+        total = products[:, 0]
+        for a in range(1, kh):
+            total += products[:, a]
+        out[images, :, band] = as_strided(total, total.shape[:2] + (band.stop - band.start, w_out),
+                                          total.strides[:2] + (wp * item, item), writeable=False)
+
+
+class _Scratch:
+    """A buffer handed out again and again, as arrays of whatever shape is asked for (grown when too small)."""
+
+    def __init__(self, dtype):
+        self.space = np.empty(0, dtype=dtype)
+
+    def get(self, shape):
+        size = math.prod(shape)
+        if size > self.space.size:
+            self.space = np.empty(size, dtype=self.space.dtype)
+        return self.space[:size].reshape(shape)
+
+
+def _column_shifts(rows, start, length, kw, dw, scratch):
+    """xs[n, (c, b), q] = rows[n, c, start + d_w*b + q] for q < length: kw shifted copies, (N, C*kw, length)."""
+    n, c = rows.shape[:2]
+    xs = scratch.get((n, c, kw, length))
+    for b in range(kw):
+        xs[:, :, b] = rows[:, :, start + dw * b:start + dw * b + length]
+    return xs.reshape(n, c * kw, length)
+
+
+def _correlate_with_upstream(grid, upstream, spec, groups):
+    """grad[o, c, a, b] = sum_{n, q} G[n, o, q] * X[n, c, q + shift(a, b)], one sum per group of images.
+
+    grid: the padded input (N, C, Hp, Wp), X its flat rows; upstream: G[n, o, q],
+    the dilated upstream gradient on the same flat rows (g[n, o, i, j] at
+    q = s_h*i*Wp + s_w*j, zeros elsewhere), at least as long as the last
+    output position + 1. With xs the kw column shifts of X,
+    ``grad[o, c, a, b] = sum_q xs[n, (c, b), q + d_h*a*Wp] * G[n, o, q]``: kh
+    matrix products with the long dimension q. Returns one (O, C, kh, kw)
+    sum per group.
+    """
+    n, c, hp, wp = grid.shape
+    o = upstream.shape[1]
+    (kh, kw), (dh, dw), (sh, sw) = spec.kernel_size, spec.dilation, spec.stride
+    h_out, w_out = spec.out_size
+    item, row_shift = grid.itemsize, dh * wp
+    rows = grid.reshape(n, c, hp * wp)
+    window_rows = sh * (h_out - 1) + 1                 # rows of x_pad where a window starts
+    last_position = (window_rows - 1) * wp + sw * (w_out - 1)
+    xs_space = _Scratch(grid.dtype)
+    sums = []
+    for first, last in groups:
+        grad = np.zeros((kh, c * kw, o), dtype=grid.dtype)
+        for images, band in _blocks(first, last, window_rows, wp * (c * kw + kh * o)):
+            q0 = band.start * wp
+            length = min(band.stop * wp, last_position + 1) - q0
+            xs = _column_shifts(rows[images], q0, length + (kh - 1) * row_shift, kw, dw, xs_space)
+            shifted = as_strided(xs, (xs.shape[0], kh, c * kw, length),
+                                 (xs.strides[0], row_shift * item, xs.strides[1], item), writeable=False)
+            g = upstream[images, None, :, q0:q0 + length].swapaxes(-1, -2)           # (n, 1, length, O)
+            grad += np.matmul(shifted, g).sum(axis=0)
+        sums.append(grad.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
+    return sums
+
 
 def _shifts(kernel_size, dilation, width):
     (kh, kw), (dh, dw) = kernel_size, dilation
     return [dh * a * width + dw * b for a in range(kh) for b in range(kw)]
-
-
-def _correlate_with_upstream(rows, upstream, width, kernel_size, dilation, ranges):
-    """grad[o, c, a, b] = sum_q G[q, o] * X[q + shift(a, b), c], one sum per range of positions q.
-
-    rows: X[q, c], the padded input's grid (N, Hp, Wp, C) flattened to rows
-    q = (n*Hp + h)*Wp + w; upstream: G[q, o], the dilated upstream gradient
-    on the same grid (g[n, o, i, j] at (s*i, s*j), zeros elsewhere), at least
-    as long as X less the largest shift; width: Wp; ranges: (start, stop)
-    pairs of positions. The kernel offset (a, b) is a constant shift of the
-    rows, so ``grad[:, :, a, b] = (X[q + shift(a, b), :].T @ G[q, :]).T`` for
-    all kh*kw offsets at once is one batched matrix product of views: no
-    patch is copied. (G is zero at the positions that straddle an edge, so
-    they add nothing.) Returns one (O, C, kh, kw) sum per range.
-    """
-    c, o = rows.shape[1], upstream.shape[1]
-    shifts = _shifts(kernel_size, dilation, width)
-    length = rows.shape[0] - shifts[-1]
-    (kh, kw), (dh, dw), item = kernel_size, dilation, rows.itemsize
-    # shifted[a, b, :, q] = X[q + shift(a, b), :]: every shifted copy of X as one view
-    shifted = as_strided(rows, (kh, kw, c, length), (dh * width * c * item, dw * c * item, item, c * item),
-                         writeable=False)
-    step = _positions_per_product(c, o)
-    sums = []
-    for first, last in ranges:
-        # The last image of a range ends with positions that straddle its bottom edge (G is zero
-        # there): stopping before them keeps X's reads inside the array, and the blocks of a range
-        # the same wherever the range lies in its run.
-        last -= shifts[-1]
-        grad = np.zeros((kh, kw, c, o), dtype=rows.dtype)
-        for start in range(first, last, step):
-            stop = min(start + step, last)
-            grad += shifted[..., start:stop] @ upstream[start:stop]
-        sums.append(grad.transpose(3, 2, 0, 1))
-    return sums
-
-
-def _positions_per_product(c, o):
-    """How many positions each product of _correlate_with_upstream sums over.
-
-    Measured: products of about 2**19 multiply-adds run fastest, and 8192
-    positions keep a block in the cache (and float32 sums accurate).
-    """
-    return max(256, min(8192, (1 << 19) // (c * o)))
 
 
 def _image_groups(n_images, image_size, length, images_per_group):
@@ -432,7 +476,7 @@ _SLICE_ELEMENTS = 1 << 16
 
 def _correlate_by_shifted_slices(grid, taps, kernel_size, dilation, out):
     """out[:, 0] <- sum_k taps[k] * X[q + shift_k], one whole-row multiply-add per kernel offset."""
-    hp, wp = grid.shape[1:3]
+    hp, wp = grid.shape[2:]
     h_out, w_out = out.shape[2:]
     row = grid.reshape(-1)
     shifts = _shifts(kernel_size, dilation, wp)

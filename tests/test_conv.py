@@ -443,6 +443,19 @@ def test_float32_stays_float32(nd, c_in, c_out):
     assert BACKWARD[nd](np.ones(out.shape, dtype=int), x, weight, stride=2, padding=1)[0].dtype == np.float32
 
 
+@pytest.mark.parametrize("c_in, c_out", [(1, 1), (4, 3)])
+def test_float32_gradients_of_a_large_batch_stay_accurate(c_in, c_out):
+    # The weight gradient sums over every position of the batch (here 600*34*34, over 10**5 terms
+    # per entry with one channel): its float32 sums must not drift from the float64 result.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((600 // c_in, c_in, 32, 32))
+    weight, grad_out = rng.standard_normal((c_out, c_in, 3, 3)), rng.standard_normal((600 // c_in, c_out, 32, 32))
+    want = conv2d_backward(grad_out, x, weight, padding=1)
+    got = conv2d_backward(grad_out.astype(np.float32), x.astype(np.float32), weight.astype(np.float32), padding=1)
+    for a, b in zip(got, want):
+        assert np.abs(a - b).max() <= 2e-6 * np.abs(b).max()  # measured: below 5e-7
+
+
 # --- each of the three methods behind conv2d ----------------------------------------------------------
 
 @pytest.mark.parametrize("method, x_shape, w_shape, kw", [

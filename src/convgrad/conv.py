@@ -263,10 +263,10 @@ def _backward(grad_out, x, weight, spec):
         # grid above has x_pad's shape ("same" padding), that is the same array read `offset` later.
         x_grid = _grid(x[first:last], spec.padding, spec.mode)
         if size == padded:
-            upstream = g_grid.reshape(g_grid.shape[:2] + (-1,))[:, :, offset[0] * padded[1] + offset[1]:]
+            upstream, start = g_grid, offset[0] * padded[1] + offset[1]
         else:
-            upstream = _dilated_grid(g, spec.stride, (0, 0), padded).reshape(g.shape[:2] + (-1,))
-        grad_weights = _correlate_with_upstream(x_grid, upstream, spec, _relative(groups))
+            upstream, start = _dilated_grid(g, spec.stride, (0, 0), padded), 0
+        grad_weights = _correlate_with_upstream(x_grid, upstream, start, spec, _relative(groups))
         # dL/dbias: bias[o] is added at every (n, i, j).
         grad_biases = [grad_out[start:stop].sum(axis=(0, 2, 3)) for start, stop in groups]
         return list(zip(grad_weights, grad_biases))
@@ -419,25 +419,41 @@ def _column_shifts(rows, start, length, kw, dw, scratch):
     return xs.reshape(n, c * kw, length)
 
 
-def _correlate_with_upstream(grid, upstream, spec, groups):
+def _correlate_with_upstream(grid, upstream, start, spec, groups):
     """grad[o, c, a, b] = sum_{n, q} G[n, o, q] * X[n, c, q + shift(a, b)], one sum per group of images.
 
-    grid: the padded input (N, C, Hp, Wp), X its flat rows; upstream: G[n, o, q],
-    the dilated upstream gradient on the same flat rows (g[n, o, i, j] at
-    q = s_h*i*Wp + s_w*j, zeros elsewhere), at least as long as the last
-    output position + 1. With xs the kw column shifts of X,
+    grid: the padded input (N, C, Hp, Wp), X its flat rows; upstream: a grid
+    (N, O, Hp, Wp) whose flat rows hold G from ``start`` on: the dilated
+    upstream gradient on X's positions, g[n, o, i, j] at q = s_h*i*Wp + s_w*j,
+    zeros elsewhere. With xs the kw column shifts of X,
     ``grad[o, c, a, b] = sum_q xs[n, (c, b), q + d_h*a*Wp] * G[n, o, q]``: kh
-    matrix products with the long dimension q. Returns one (O, C, kh, kw)
-    sum per group.
+    matrix products with the long dimension q. (One channel each: kh*kw dot
+    products along the rows of all the group's images, which lie end to end.)
+    Returns one (O, C, kh, kw) sum per group.
     """
     n, c, hp, wp = grid.shape
     o = upstream.shape[1]
     (kh, kw), (dh, dw), (sh, sw) = spec.kernel_size, spec.dilation, spec.stride
     h_out, w_out = spec.out_size
-    item, row_shift = grid.itemsize, dh * wp
-    rows = grid.reshape(n, c, hp * wp)
+    item, row_shift, image = grid.itemsize, dh * wp, hp * wp
     window_rows = sh * (h_out - 1) + 1                 # rows of x_pad where a window starts
     last_position = (window_rows - 1) * wp + sw * (w_out - 1)
+    if c == 1 and o == 1:
+        x_flat, g_flat = grid.reshape(-1), upstream.reshape(-1)[start:]
+        shifts = _shifts(spec.kernel_size, spec.dilation, wp)
+        sums = []
+        for first, last in groups:
+            # positions past the last image's last window hold no gradient: stop there
+            q0, q1 = first * image, (last - 1) * image + last_position + 1
+            # dots of at most _SLICE_ELEMENTS terms, added up in float64: float32 sums stay accurate
+            grad = [sum(float(np.dot(x_flat[p + shift:min(p + _SLICE_ELEMENTS, q1) + shift],
+                                     g_flat[p:min(p + _SLICE_ELEMENTS, q1)]))
+                        for p in range(q0, q1, _SLICE_ELEMENTS))
+                    for shift in shifts]
+            sums.append(np.array(grad, dtype=grid.dtype).reshape(1, 1, kh, kw))
+        return sums
+    rows = grid.reshape(n, c, image)
+    g_rows = upstream.reshape(n, o, -1)[:, :, start:]
     xs_space = _Scratch(grid.dtype)
     sums = []
     for first, last in groups:
@@ -448,7 +464,7 @@ def _correlate_with_upstream(grid, upstream, spec, groups):
             xs = _column_shifts(rows[images], q0, length + (kh - 1) * row_shift, kw, dw, xs_space)
             shifted = as_strided(xs, (xs.shape[0], kh, c * kw, length),
                                  (xs.strides[0], row_shift * item, xs.strides[1], item), writeable=False)
-            g = upstream[images, None, :, q0:q0 + length].swapaxes(-1, -2)           # (n, 1, length, O)
+            g = g_rows[images, None, :, q0:q0 + length].swapaxes(-1, -2)             # (n, 1, length, O)
             grad += np.matmul(shifted, g).sum(axis=0)
         sums.append(grad.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
     return sums
@@ -470,7 +486,8 @@ def _image_groups(n_images, image_size, length, images_per_group):
         yield first, last, first * image_size, min(last * image_size, length)
 
 
-# The two buffers of a shifted-slice correlation have this many entries (512 KB each in float64).
+# The two buffers of a shifted-slice correlation have this many entries (512 KB each in float64);
+# a one-channel weight gradient's dot products have at most this many terms.
 _SLICE_ELEMENTS = 1 << 16
 
 

@@ -387,14 +387,14 @@ def _correlate_by_row_shifts(grid, weight, dilation, out, groups):
         # output rows band.start .. band.stop-1: positions q0 + (0 .. length-1) of the wide rows
         q0, length = band.start * wp, (band.stop - band.start - 1) * wp + w_out
         xs = _column_shifts(rows[images], q0, length + (kh - 1) * row_shift, kw, dw, xs_space)
-        shifted = as_strided(xs, (n, kh, c * kw, length), (xs.strides[0], row_shift * item, xs.strides[1], item),
-                             writeable=False)
-        products = np.matmul(kernels, shifted, out=products_space.get((n, kh, o, length)))
+        products = np.matmul(kernels, _row_shifted(xs, kh, row_shift, length),
+                             out=products_space.get((n, kh, o, length)))
         total = products[:, 0]
         for a in range(1, kh):
             total += products[:, a]
-        out[images, :, band] = as_strided(total, total.shape[:2] + (band.stop - band.start, w_out),
-                                          total.strides[:2] + (wp * item, item), writeable=False)
+        # the wide rows' first w_out columns
+        out[images, :, band] = _view(products, (n, o, band.stop - band.start, w_out),
+                                     (products.strides[0], products.strides[2], wp * item, item))
 
 
 class _Scratch:
@@ -408,6 +408,18 @@ class _Scratch:
         if size > self.space.size:
             self.space = np.empty(size, dtype=self.space.dtype)
         return self.space[:size].reshape(shape)
+
+
+def _view(array, shape, strides):
+    """A view of the contiguous ``array`` with the given shape and strides (NumPy checks that it stays inside;
+    cheaper than as_strided, which matters once per block)."""
+    return np.ndarray(shape, dtype=array.dtype, buffer=array, strides=strides)
+
+
+def _row_shifted(xs, kh, row_shift, length):
+    """shifted[n, a, (c, b), q] = xs[n, (c, b), q + a*row_shift] for q < length: a view of xs."""
+    return _view(xs, (xs.shape[0], kh, xs.shape[1], length),
+                 (xs.strides[0], row_shift * xs.itemsize, xs.strides[1], xs.itemsize))
 
 
 def _column_shifts(rows, start, length, kw, dw, scratch):
@@ -435,7 +447,7 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
     o = upstream.shape[1]
     (kh, kw), (dh, dw), (sh, sw) = spec.kernel_size, spec.dilation, spec.stride
     h_out, w_out = spec.out_size
-    item, row_shift, image = grid.itemsize, dh * wp, hp * wp
+    row_shift, image = dh * wp, hp * wp
     window_rows = sh * (h_out - 1) + 1                 # rows of x_pad where a window starts
     last_position = (window_rows - 1) * wp + sw * (w_out - 1)
     if c == 1 and o == 1:
@@ -462,10 +474,8 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
             q0 = band.start * wp
             length = min(band.stop * wp, last_position + 1) - q0
             xs = _column_shifts(rows[images], q0, length + (kh - 1) * row_shift, kw, dw, xs_space)
-            shifted = as_strided(xs, (xs.shape[0], kh, c * kw, length),
-                                 (xs.strides[0], row_shift * item, xs.strides[1], item), writeable=False)
             g = g_rows[images, None, :, q0:q0 + length].swapaxes(-1, -2)             # (n, 1, length, O)
-            grad += np.matmul(shifted, g).sum(axis=0)
+            grad += np.matmul(_row_shifted(xs, kh, row_shift, length), g).sum(axis=0)
         sums.append(grad.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
     return sums
 

@@ -456,9 +456,12 @@ def test_float32_gradients_of_a_large_batch_stay_accurate(c_in, c_out):
         assert np.abs(a - b).max() <= 2e-6 * np.abs(b).max()  # measured: below 5e-7
 
 
-# --- each of the three methods behind conv2d ----------------------------------------------------------
+# --- each of the four methods behind conv2d ----------------------------------------------------------
 
 @pytest.mark.parametrize("method, x_shape, w_shape, kw", [
+    ("_correlate_by_fft", (2, 1, 14, 13), (1, 1, 9, 10), dict(padding=(4, 5))),
+    ("_correlate_by_fft", (3, 1, 12, 20), (1, 1, 3, 27), dict(padding="same", dilation=(2, 1))),
+    ("_correlate_by_fft", (2, 1, 10, 11), (1, 1, 9, 9), dict(padding=3, padding_mode="circular")),
     ("_correlate_by_shifted_slices", (2, 1, 7, 6), (1, 1, 3, 2), dict(padding=1)),
     ("_correlate_by_row_shifts", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=2, dilation=(2, 1))),
     ("_correlate_by_im2col", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=1, stride=(2, 1))),
@@ -477,3 +480,23 @@ def test_each_method_matches_the_loops(monkeypatch, method, x_shape, w_shape, kw
     grad_out = rng.standard_normal(out.shape)
     for got, want in zip(conv2d_backward(grad_out, x, weight, **kw), naive.conv2d_backward(grad_out, x, weight, **kw)):
         assert close(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_long_one_channel_kernel_goes_by_fft_in_every_pass(monkeypatch, dtype):
+    from convgrad import conv
+    calls = []
+    for name in ("_correlate_by_fft", "_correlate_with_upstream_by_fft"):
+        original = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *args, _name=name, _f=original: calls.append(_name) or _f(*args))
+    rng = np.random.default_rng(3)
+    x, weight = rng.standard_normal((4, 1, 300)), rng.standard_normal((1, 1, 101))
+    out = conv1d(x.astype(dtype), weight.astype(dtype), padding=50)
+    grad_out = rng.standard_normal(out.shape)
+    grads = conv1d_backward(grad_out.astype(dtype), x.astype(dtype), weight.astype(dtype), padding=50)
+    # forward, input gradient and weight gradient
+    assert calls == ["_correlate_by_fft", "_correlate_by_fft", "_correlate_with_upstream_by_fft"]
+    assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
+    assert close(out, naive.conv1d(x, weight, padding=50), dtype)
+    for got, want in zip(grads, naive.conv1d_backward(grad_out, x, weight, padding=50)):
+        assert close(got, want, dtype)

@@ -171,6 +171,25 @@ def test_any_thread_count_gives_the_same_bits_and_the_loops_answer(threads, one_
         assert np.allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("kw", [dict(padding=4), dict(padding="same", dilation=(1, 2)),
+                                dict(padding=(4, 3), padding_mode="reflect")])
+def test_any_thread_count_gives_the_same_bits_by_fft(threads, one_image_per_group, kw):
+    # One channel and a 9x9 kernel: the forward pass and both gradients go by the FFT.
+    rng = np.random.default_rng(9)
+    x, weight = rng.standard_normal((5, 1, 12, 11)), rng.standard_normal((1, 1, 9, 9))
+    results = {}
+    for n_threads in (1, 2, 3):
+        convgrad.set_num_threads(n_threads)
+        out = conv2d(x, weight, **kw)
+        grad_out = np.random.default_rng(1).standard_normal(out.shape)
+        results[n_threads] = (out,) + conv2d_backward(grad_out, x, weight, **kw)
+    for n_threads in (2, 3):
+        assert all(np.array_equal(a, b) for a, b in zip(results[1], results[n_threads]))
+    want = (naive.conv2d(x, weight, **kw),) + naive.conv2d_backward(grad_out, x, weight, **kw)
+    for got, expected in zip(results[1], want):
+        assert np.allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
 def test_conv1d_batch_shared_among_threads(threads, one_image_per_group):
     rng = np.random.default_rng(5)
     x, weight = rng.standard_normal((6, 2, 30)), rng.standard_normal((3, 2, 5))

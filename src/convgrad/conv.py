@@ -22,17 +22,19 @@ A 1-D convolution is computed as a 2-D one on an image of height 1.
 
 How it is computed (same results, chosen for speed and memory): the padded
 batch is read as flat rows, one per image and channel, on which a kernel
-offset is a constant shift. The weight gradient, and at stride 1 the forward
-pass and the input gradient (a correlation at stride 1 in any case), are
-then kh matrix products each, on kw shifted copies of the rows, where im2col
-would make kh*kw copies. A strided forward pass, or one with more output
-channels than C_in*kw, uses im2col + one matrix product; one input and one
-output channel at stride 1, shifted slices. Besides the padded input and the
+offset is a constant shift. The forward pass at stride 1, the input gradient
+(a correlation at stride 1 in any case) and the weight gradient are then kh
+matrix products each, on kw shifted copies of the rows, where im2col would
+make kh*kw copies. A strided forward pass, or one with more output channels
+than C_in*kw, uses im2col + one matrix product. With one input and one
+output channel, the correlations at stride 1 use shifted slices and the
+weight gradient dot products; for a kernel of 81 taps or more, both use the
+FFT (equal to rounding, not to the bit). Besides the padded input and the
 (dilated) upstream gradient, intermediates are made one block of images (or
 rows) at a time, of about 2**21 entries at most: the block's shifted copies
-and their products, or its im2col matrix. A batch is cut into groups of
-images shared among :func:`convgrad.set_num_threads` threads; the results
-are the same, bit for bit, for any number of threads. See
+and their products, its im2col matrix, or its spectra. A batch is cut into
+groups of images shared among :func:`convgrad.set_num_threads` threads; the
+results are the same, bit for bit, for any number of threads. See
 ``benchmarks/bench_conv.py`` for the timings.
 """
 
@@ -335,14 +337,17 @@ def _correlate(grid, weight, stride, dilation, out, groups):
     """Valid cross-correlation: grid (N, C, Hp, Wp), weight (O, C, kh, kw) -> out (N, O, H_out, W_out).
 
     ``out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * grid[n, c, s*i + d*a, s*j + d*b]``,
-    by one of three methods with the same result: shifted slices (one input
-    and one output channel at stride 1), row shifts (stride 1, O <= C*kw) or
-    im2col (the rest). A block never spans two of the image ``groups`` (first,
+    by one of four methods with the same result (to rounding): the FFT (one
+    input and one output channel at stride 1, a kernel of _FFT_TAPS taps or
+    more), shifted slices (the same, smaller kernels), row shifts (stride 1,
+    O <= C*kw) or im2col (the rest). A block never spans two of the image ``groups`` (first,
     last), so the blocks, and so the bits of every product, do not depend on
     how the groups were shared among threads.
     """
     o, c, kh, kw = weight.shape
-    if stride == (1, 1) and o == 1 and c == 1:
+    if stride == (1, 1) and o == 1 and c == 1 and kh * kw >= _FFT_TAPS:
+        _correlate_by_fft(grid, weight[0, 0], dilation, out, groups)
+    elif stride == (1, 1) and o == 1 and c == 1:
         # im2col or row shifts would copy the input kh*kw (or kw) times, only to multiply it by one column
         _correlate_by_shifted_slices(grid, weight.reshape(-1), (kh, kw), dilation, out)
     elif stride == (1, 1) and o <= c * kw:
@@ -440,8 +445,9 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
     zeros elsewhere. With xs the kw column shifts of X,
     ``grad[o, c, a, b] = sum_q xs[n, (c, b), q + d_h*a*Wp] * G[n, o, q]``: kh
     matrix products with the long dimension q. (One channel each: kh*kw dot
-    products along the rows of all the group's images, which lie end to end.)
-    Returns one (O, C, kh, kw) sum per group.
+    products along the rows of all the group's images, which lie end to end;
+    or, for a kernel of _FFT_TAPS taps or more, the FFT.) Returns one
+    (O, C, kh, kw) sum per group.
     """
     n, c, hp, wp = grid.shape
     o = upstream.shape[1]
@@ -450,6 +456,11 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
     row_shift, image = dh * wp, hp * wp
     window_rows = sh * (h_out - 1) + 1                 # rows of x_pad where a window starts
     last_position = (window_rows - 1) * wp + sw * (w_out - 1)
+    if c == 1 and o == 1 and kh * kw >= _FFT_TAPS:
+        # G on X's grid, image by image (its positions past the last window hold no gradient)
+        g_grid = np.zeros((n, image), dtype=upstream.dtype)
+        g_grid[:, :image - start] = upstream.reshape(n, -1)[:, start:start + image]
+        return _correlate_with_upstream_by_fft(grid, g_grid.reshape(n, 1, hp, wp), spec, groups)
     if c == 1 and o == 1:
         x_flat, g_flat = grid.reshape(-1), upstream.reshape(-1)[start:]
         shifts = _shifts(spec.kernel_size, spec.dilation, wp)
@@ -477,6 +488,72 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
             g = g_rows[images, None, :, q0:q0 + length].swapaxes(-1, -2)             # (n, 1, length, O)
             grad += np.matmul(_row_shifted(xs, kh, row_shift, length), g).sum(axis=0)
         sums.append(grad.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
+    return sums
+
+
+# --- the FFT: one channel and a large kernel ------------------------------------------------------
+#
+# By the correlation theorem, a circular cross-correlation is a product of spectra:
+#     sum_{a, b} k[a, b] * X[i + a, j + b] = irfft2(rfft2(X) * conj(rfft2(k)))[i, j]
+# with the kernel (dilated) zero-padded to X's size. It wraps around only past the last valid
+# output, so the valid part is the convolution's output. Its cost hardly grows with the kernel:
+# measured against shifted slices, it wins from about 9x9 taps (and by 17 times at 31x31, 64x64
+# images); with several channels it would need a transform per channel pair, and does not pay.
+
+# One input and one output channel at stride 1, and at least this many taps: the FFT.
+_FFT_TAPS = 81
+
+
+def _fast_length(n):
+    """The smallest m >= n with no prime factors but 2, 3 and 5: the FFT's fastest sizes."""
+    m = n
+    while True:
+        rest = m
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return m
+        m += 1
+
+
+def _fft_blocks(first, last, shape):
+    """Image blocks for the FFT of ``shape``: about _BLOCK_ELEMENTS entries each, whole images."""
+    images = max(1, _BLOCK_ELEMENTS // math.prod(shape))
+    return [slice(i, min(i + images, last)) for i in range(first, last, images)]
+
+
+def _correlate_by_fft(grid, kernel, dilation, out, groups):
+    """out[n, 0] = the valid part of irfft2(rfft2(grid[n, 0]) * conj(rfft2(kernel, dilated and zero-padded)))."""
+    (kh, kw), (dh, dw) = kernel.shape, dilation
+    h_out, w_out = out.shape[2:]
+    shape = (_fast_length(grid.shape[2]), _fast_length(grid.shape[3]))
+    padded_kernel = np.zeros(shape, dtype=grid.dtype)
+    padded_kernel[:dh * (kh - 1) + 1:dh, :dw * (kw - 1) + 1:dw] = kernel
+    spectrum = np.conj(np.fft.rfft2(padded_kernel))
+    for first, last in groups:
+        for images in _fft_blocks(first, last, shape):
+            product = np.fft.rfft2(grid[images, 0], s=shape) * spectrum
+            out[images, 0] = np.fft.irfft2(product, s=shape)[:, :h_out, :w_out]
+
+
+def _correlate_with_upstream_by_fft(grid, g_grid, spec, groups):
+    """grad[0, 0, a, b] = sum_n irfft2(conj(rfft2(G_n)) * rfft2(X_n))[d_h*a, d_w*b], one sum per group.
+
+    grid: X, the padded input (N, 1, Hp, Wp); g_grid: G, the dilated upstream
+    gradient on the same grid. G is zero past the last window, so the lags
+    (d_h*a, d_w*b) never wrap around.
+    """
+    (kh, kw), (dh, dw) = spec.kernel_size, spec.dilation
+    shape = (_fast_length(grid.shape[2]), _fast_length(grid.shape[3]))
+    sums = []
+    for first, last in groups:
+        spectrum = 0
+        for images in _fft_blocks(first, last, shape):
+            products = np.conj(np.fft.rfft2(g_grid[images, 0], s=shape)) * np.fft.rfft2(grid[images, 0], s=shape)
+            spectrum = spectrum + products.sum(axis=0)
+        lags = np.fft.irfft2(spectrum, s=shape)
+        sums.append(lags[:dh * (kh - 1) + 1:dh, :dw * (kw - 1) + 1:dw].astype(grid.dtype)[None, None])
     return sums
 
 

@@ -557,6 +557,12 @@ def _correlate_with_upstream_by_fft(grid, g_grid, spec, groups):
     return sums
 
 
+# --- shifted slices: one channel, a small kernel -------------------------------------------------
+#
+# With one input and one output channel there is no matrix to multiply: the correlation is kh*kw
+# multiply-adds of whole shifted rows of the flat grid (shift(a, b) as above), and the weight
+# gradient kh*kw dot products of them with the upstream gradient.
+
 def _shifts(kernel_size, dilation, width):
     (kh, kw), (dh, dw) = kernel_size, dilation
     return [dh * a * width + dw * b for a in range(kh) for b in range(kw)]

@@ -457,10 +457,13 @@ def _correlate_with_upstream(grid, upstream, start, spec, groups):
     window_rows = sh * (h_out - 1) + 1                 # rows of x_pad where a window starts
     last_position = (window_rows - 1) * wp + sw * (w_out - 1)
     if c == 1 and o == 1 and kh * kw >= _FFT_TAPS:
-        # G on X's grid, image by image (its positions past the last window hold no gradient)
-        g_grid = np.zeros((n, image), dtype=upstream.dtype)
-        g_grid[:, :image - start] = upstream.reshape(n, -1)[:, start:start + image]
-        return _correlate_with_upstream_by_fft(grid, g_grid.reshape(n, 1, hp, wp), spec, groups)
+        g_grid = upstream.reshape(n, 1, hp, wp)
+        if start:
+            # G read `start` later: moved onto X's grid (its positions past the last window hold no gradient)
+            g_grid = np.zeros((n, image), dtype=upstream.dtype)
+            g_grid[:, :image - start] = upstream.reshape(n, -1)[:, start:]
+            g_grid = g_grid.reshape(n, 1, hp, wp)
+        return _correlate_with_upstream_by_fft(grid, g_grid, spec, groups)
     if c == 1 and o == 1:
         x_flat, g_flat = grid.reshape(-1), upstream.reshape(-1)[start:]
         shifts = _shifts(spec.kernel_size, spec.dilation, wp)
@@ -517,12 +520,6 @@ def _fast_length(n):
         m += 1
 
 
-def _fft_blocks(first, last, shape):
-    """Image blocks for the FFT of ``shape``: about _BLOCK_ELEMENTS entries each, whole images."""
-    images = max(1, _BLOCK_ELEMENTS // math.prod(shape))
-    return [slice(i, min(i + images, last)) for i in range(first, last, images)]
-
-
 def _correlate_by_fft(grid, kernel, dilation, out, groups):
     """out[n, 0] = the valid part of irfft2(rfft2(grid[n, 0]) * conj(rfft2(kernel, dilated and zero-padded)))."""
     (kh, kw), (dh, dw) = kernel.shape, dilation
@@ -532,7 +529,7 @@ def _correlate_by_fft(grid, kernel, dilation, out, groups):
     padded_kernel[:dh * (kh - 1) + 1:dh, :dw * (kw - 1) + 1:dw] = kernel
     spectrum = np.conj(np.fft.rfft2(padded_kernel))
     for first, last in groups:
-        for images in _fft_blocks(first, last, shape):
+        for images, _ in _blocks(first, last, 1, math.prod(shape)):  # whole images: one "row" each
             product = np.fft.rfft2(grid[images, 0], s=shape) * spectrum
             out[images, 0] = np.fft.irfft2(product, s=shape)[:, :h_out, :w_out]
 
@@ -549,7 +546,7 @@ def _correlate_with_upstream_by_fft(grid, g_grid, spec, groups):
     sums = []
     for first, last in groups:
         spectrum = 0
-        for images in _fft_blocks(first, last, shape):
+        for images, _ in _blocks(first, last, 1, math.prod(shape)):  # whole images: one "row" each
             products = np.conj(np.fft.rfft2(g_grid[images, 0], s=shape)) * np.fft.rfft2(grid[images, 0], s=shape)
             spectrum = spectrum + products.sum(axis=0)
         lags = np.fft.irfft2(spectrum, s=shape)

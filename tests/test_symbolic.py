@@ -5,8 +5,10 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
+from convgrad import naive
 from convgrad.signal import convolve, correlate
-from convgrad.symbolic import assert_identity, conv1d_sum, conv2d_sum, image, kernel, signal, vec
+from convgrad.symbolic import (assert_identity, conv1d_sum, conv2d_channels_sum, conv2d_sum, dilate, image, images,
+                               kernel, kernels, signal, vec)
 from convgrad.toeplitz import convolution_matrix
 
 
@@ -182,5 +184,105 @@ def test_correlation_and_convolution_differ_by_a_flip():
     (lambda: conv2d_sum(sp.zeros(2, 0), image("k", 1, 1), padding=1), r"x must not be empty, got a Matrix of shape \(2, 0\)"),
 ])
 def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- dilation, channels, zero-stuffing ------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(H=st.integers(1, 6), W=st.integers(1, 6), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       p=st.tuples(st.integers(0, 1), st.integers(0, 2)), s=st.tuples(st.integers(1, 2), st.integers(1, 3)),
+       d=st.tuples(st.integers(1, 3), st.integers(1, 2)),
+       kind=st.sampled_from(["correlation", "convolution"]), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_sum_with_dilation_matches_naive_conv2d(H, W, kh, kw, p, s, d, kind, seed):
+    # the reference is convgrad.naive.conv2d, plain loops over PyTorch's definition
+    if d[0] * (kh - 1) + 1 > H + 2 * p[0] or d[1] * (kw - 1) + 1 > W + 2 * p[1]:
+        return
+    rng = np.random.default_rng(seed)
+    xv, kv = rng.standard_normal((H, W)), rng.standard_normal((kh, kw))
+    x, k = image("x", H, W), image("k", kh, kw)
+    y = numeric(substitute(conv2d_sum(x, k, padding=p, stride=s, dilation=d, kind=kind), (x, xv), (k, kv)))
+    weight = kv if kind == "correlation" else kv[::-1, ::-1].copy()
+    expected = naive.conv2d(xv[None, None], weight[None, None], stride=s, padding=p, dilation=d)[0, 0]
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 9), m=st.integers(1, 4), p=st.integers(0, 2), s=st.integers(1, 3), d=st.integers(1, 3),
+       kind=st.sampled_from(["correlation", "convolution"]), seed=st.integers(0, 2**32 - 1))
+def test_conv1d_sum_with_dilation_matches_naive_conv1d(n, m, p, s, d, kind, seed):
+    if d * (m - 1) + 1 > n + 2 * p:
+        return
+    rng = np.random.default_rng(seed)
+    zv, wv = rng.standard_normal(n), rng.standard_normal(m)
+    z, w = signal("z", n), kernel("w", m)
+    y = numeric(substitute(conv1d_sum(z, w, padding=p, stride=s, dilation=d, kind=kind), (z, zv), (w, wv)))[:, 0]
+    weight = wv if kind == "correlation" else wv[::-1].copy()
+    expected = naive.conv1d(zv[None, None], weight[None, None], stride=s, padding=p, dilation=d)[0, 0]
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+
+
+def test_dilated_kernel_is_the_zero_stuffed_kernel():
+    x, k = image("x", 6, 7), image("k", 2, 3)
+    assert_identity(conv2d_sum(x, k, dilation=(2, 3)), conv2d_sum(x, dilate(k, (2, 3))),
+                    "dilation d = the kernel zero-stuffed by d at dilation 1")
+    with pytest.raises(AssertionError):
+        assert_identity(conv2d_sum(x, k, dilation=2)[:2, :2], conv2d_sum(x, k, padding=0)[:2, :2], "no dilation")
+
+
+def test_images_and_kernels_names_and_shapes():
+    x = images("x", 2, 3, 4)
+    assert len(x) == 2 and x[0].shape == (3, 4)
+    assert x[1][0, 2] == sp.Symbol("x_{2,1,3}", real=True)
+    w = kernels("w", 3, 2, 2, 1)
+    assert len(w) == 3 and all(len(row) == 2 for row in w) and w[0][0].shape == (2, 1)
+    assert w[2][1][1, 0] == sp.Symbol("w_{3,2,2,1}", real=True)
+    everything = set().union(*(m.free_symbols for m in x)) | set().union(*(m.free_symbols for row in w for m in row))
+    assert len(everything) == 2 * 3 * 4 + 3 * 2 * 2 * 1   # all distinct
+
+
+def test_conv2d_channels_sum_matches_conv2d():
+    rng = np.random.default_rng(3)
+    C_in, C_out, H, W, kh, kw = 2, 3, 5, 4, 3, 2
+    xv, wv = rng.standard_normal((C_in, H, W)), rng.standard_normal((C_out, C_in, kh, kw))
+    x, w = images("x", C_in, H, W), kernels("w", C_out, C_in, kh, kw)
+    y = conv2d_channels_sum(x, w, padding=1, stride=(2, 1))
+    values = {**dict(zip([e for m in x for e in m], xv.ravel())),
+              **dict(zip([e for row in w for m in row for e in m], wv.ravel()))}
+    got = np.array([numeric(y_o.subs(values)) for y_o in y])
+    expected = naive.conv2d(xv[None], wv, padding=1, stride=(2, 1))[0]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_dilate_places_entries_on_a_grid():
+    M = image("m", 2, 3)
+    D = dilate(M, (3, 2))
+    assert D.shape == (4, 5)
+    assert [D[i, j] for i in (0, 3) for j in (0, 2, 4)] == list(M)
+    assert sum(1 for e in D if e != 0) == 6
+    assert dilate([[1, 2], [3, 4]], 1) == sp.Matrix([[1, 2], [3, 4]])
+    # numerically: a stride-2 correlation's weight gradient is a correlation with the dilated upstream
+    rng = np.random.default_rng(4)
+    xv, kv = rng.standard_normal((1, 1, 7, 6)), rng.standard_normal((1, 1, 3, 2))
+    g = rng.standard_normal(naive.conv2d(xv, kv, stride=2).shape)
+    _, grad_w, _ = naive.conv2d_backward(g, xv, kv, stride=2)
+    stuffed = numeric(dilate(g[0, 0], 2))
+    np.testing.assert_allclose(correlate(xv[0, 0], stuffed, "valid")[:3, :2], grad_w[0, 0], atol=1e-12)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: conv2d_sum(image("x", 4, 4), image("k", 3, 3), dilation=2), r"dilation 2, span 5\) is larger than the padded"),
+    (lambda: conv2d_sum(image("x", 4, 4), image("k", 2, 2), dilation=0), "dilation must be >= 1"),
+    (lambda: conv1d_sum(signal("z", 4), kernel("w", 2), dilation=(1, 2)), "dilation must be an int or a tuple of 1"),
+    (lambda: images("x", 0, 2, 2), "C must be an int >= 1"),
+    (lambda: kernels("w", 1, 2, 0, 1), "kh must be an int >= 1"),
+    (lambda: conv2d_channels_sum([], [[image("k", 1, 1)]]), "x must be a non-empty list"),
+    (lambda: conv2d_channels_sum(images("x", 2, 2, 2), [[image("k", 1, 1)]]), r"w\[0\] must hold one kernel per input channel \(C_in = 2\), got 1"),
+    (lambda: conv2d_channels_sum(images("x", 1, 2, 2), image("k", 1, 1)), "w must be a non-empty list"),
+    (lambda: dilate(image("m", 2, 2), 0), "stride must be >= 1"),
+    (lambda: dilate([1, 2], 2), "matrix must be a non-empty 2-D"),
+])
+def test_new_builders_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -5,11 +5,12 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from convgrad import functional
+from convgrad import functional, naive
 from convgrad.gradcheck import numerical_gradient
 from convgrad.signal import convolve
 from convgrad.symbolic import assert_identity, conv1d_sum, conv2d_sum, image, kernel, signal, vec
-from convgrad.toeplitz import conv2d_matrix, convolution_matrix, kernel_embedding, toeplitz_basis
+from convgrad.toeplitz import (conv2d_correlation_matrix, conv2d_matrix, convolution_matrix, kernel_embedding,
+                               toeplitz_basis)
 
 
 def loop_same_convolution(z, w):
@@ -221,3 +222,63 @@ def test_T_w_is_convgrads_conv1d_with_flipped_kernel():
     z, w = rng.standard_normal(n), rng.standard_normal(m)
     y = functional.conv1d(z[None, None], w[::-1].copy()[None, None], padding=(m - 1) // 2)[0, 0]
     np.testing.assert_allclose(convolution_matrix(w, n) @ z, y, atol=1e-12)
+
+
+# --- the matrix of conv2d (cross-correlation, stride, padding, dilation) ---------------
+
+@settings(max_examples=30, deadline=None)
+@given(H=st.integers(1, 7), W=st.integers(1, 7), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       s=st.tuples(st.integers(1, 3), st.integers(1, 2)), p=st.tuples(st.integers(0, 2), st.integers(0, 1)),
+       d=st.tuples(st.integers(1, 2), st.integers(1, 3)), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_correlation_matrix_is_conv2d(H, W, kh, kw, s, p, d, seed):
+    if d[0] * (kh - 1) + 1 > H + 2 * p[0] or d[1] * (kw - 1) + 1 > W + 2 * p[1]:
+        return
+    rng = np.random.default_rng(seed)
+    k, x = rng.standard_normal((kh, kw)), rng.standard_normal((H, W))
+    C = conv2d_correlation_matrix(k, (H, W), stride=s, padding=p, dilation=d)
+    y = naive.conv2d(x[None, None], k[None, None], stride=s, padding=p, dilation=d)[0, 0]   # plain loops
+    assert C.shape == (y.size, H * W)
+    np.testing.assert_allclose(C @ x.ravel(), y.ravel(), atol=1e-12)
+    # its transpose is the input gradient (the transposed convolution)
+    g = rng.standard_normal(y.shape)
+    grad_x, _, _ = naive.conv2d_backward(g[None, None], x[None, None], k[None, None], stride=s, padding=p, dilation=d)
+    np.testing.assert_allclose(C.T @ g.ravel(), grad_x[0, 0].ravel(), atol=1e-12)
+
+
+def test_conv2d_correlation_matrix_small_example_and_symbolic():
+    k = image("k", 2, 2)
+    C = conv2d_correlation_matrix(k, (3, 3))
+    k11, k12, k21, k22 = k
+    assert C.shape == (4, 9)
+    assert list(C[0, :]) == [k11, k12, 0, k21, k22, 0, 0, 0, 0]
+    assert list(C[3, :]) == [0, 0, 0, 0, k11, k12, 0, k21, k22]
+    x = image("x", 4, 5)
+    kernel3 = image("k", 3, 2)
+    for opts in [dict(), dict(stride=2, padding=1), dict(stride=(1, 2), padding=(0, 1), dilation=(1, 2))]:
+        C = conv2d_correlation_matrix(kernel3, (4, 5), **opts)
+        y = conv2d_sum(x, kernel3, **opts)
+        assert_identity(C * sp.Matrix(list(x)), sp.Matrix(list(y)), f"C vec_rows(x) = conv2d_sum for {opts}")
+
+
+def test_conv2d_correlation_matrix_with_padding_equals_same_convolution_matrix():
+    # a same-padded correlation with k is the same-mode convolution with k turned by 180 degrees
+    rng = np.random.default_rng(8)
+    k = rng.standard_normal((3, 3))
+    np.testing.assert_allclose(conv2d_correlation_matrix(k, (4, 5), padding=1),
+                               conv2d_matrix(k[::-1, ::-1].copy(), (4, 5), "same"), atol=0)
+    assert conv2d_correlation_matrix(np.ones((2, 2), int), (3, 3)).dtype.kind == "i"
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: conv2d_correlation_matrix(np.ones((3, 3)), (2, 2)), ValueError, "larger than the input"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), (3, 3), dilation=3), ValueError, "dilation"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), (3, 3), stride=0), ValueError, "stride must be >= 1"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), (3, 3), padding=-1), ValueError, "padding must be >= 0"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), (3, 3), padding=(1, 1, 1)), ValueError, "padding must be an int or a pair"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), (3, 3), stride=True), ValueError, "stride must be an int or a pair"),
+    (lambda: conv2d_correlation_matrix(np.ones(2), (3, 3)), ValueError, "2-D"),
+    (lambda: conv2d_correlation_matrix(np.ones((2, 2)), 3), ValueError, "input_shape"),
+])
+def test_conv2d_correlation_matrix_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

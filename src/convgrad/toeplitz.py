@@ -17,7 +17,13 @@ in the chapter's source. The maths is 1-indexed, the code 0-indexed:
   (:func:`kernel_embedding`), so ``vec(T(w)) = B S w`` and
   ``y = T(w) z = (z^T kron I_n) B S w``.
 
-:func:`convolution_matrix` and :func:`conv2d_matrix` accept a NumPy array, or
+The exception is :func:`conv2d_correlation_matrix`, the matrix of what
+``convgrad.functional.conv2d`` computes (a cross-correlation, with PyTorch's
+stride, zero padding and dilation): chapter 8 uses it to show that the input
+gradient is the transposed convolution, ``dL/dx = C^T dL/dy``.
+
+:func:`convolution_matrix`, :func:`conv2d_matrix` and
+:func:`conv2d_correlation_matrix` accept a NumPy array, or
 a SymPy Matrix / list of SymPy expressions, for the kernel; with SymPy input
 they return a SymPy Matrix so the chapter can check the identities with
 symbolic entries. :func:`toeplitz_basis` and :func:`kernel_embedding` hold
@@ -27,7 +33,7 @@ only 0s and 1s and return integer NumPy arrays.
 import numpy as np
 import sympy as sp
 
-__all__ = ["convolution_matrix", "toeplitz_basis", "kernel_embedding", "conv2d_matrix"]
+__all__ = ["convolution_matrix", "toeplitz_basis", "kernel_embedding", "conv2d_matrix", "conv2d_correlation_matrix"]
 
 
 def convolution_matrix(w, n):
@@ -184,6 +190,73 @@ def conv2d_matrix(k, input_shape, mode="full"):
     row_index = _diagonal_index(kh, n_in=H, start=r0, n_out=Ho)
     grid = [[blocks[row_index[r, p]] if row_index[r, p] >= 0 else zero for p in range(H)] for r in range(Ho)]
     return sp.BlockMatrix(grid).as_explicit() if symbolic else np.block(grid)
+
+
+def conv2d_correlation_matrix(k, input_shape, stride=1, padding=0, dilation=1):
+    """The matrix C of a single-channel ``conv2d``: cross-correlation with stride, zero padding and dilation.
+
+    For an ``H x W`` input ``x``, ``C @ x.ravel()`` equals
+    ``conv2d(x[None, None], k[None, None], stride=stride, padding=padding,
+    dilation=dilation).ravel()`` (row-major flattening of input and output).
+    0-indexed, output ``(i, j)`` reads input ``(i sh + a dh - ph, j sw + b dw - pw)``
+    for kernel entry ``(a, b)``, so
+
+        ``C[i Wo + j, r W + c] = k[a, b]`` when ``r = i sh + a dh - ph`` and ``c = j sw + b dw - pw``,
+
+    and 0 where no kernel entry links the two (including the taps that fall on
+    the zero padding, which read no input at all). ``Ho = floor((H + 2ph -
+    dh(kh-1) - 1)/sh) + 1``, likewise ``Wo``. C is square only when the output has
+    the input's size; with stride > 1 or no padding it is wide (fewer rows than
+    columns), and ``C.T`` maps an output-sized gradient back to the input's size:
+    the transposed convolution.
+
+    Parameters
+    ----------
+    k : array ``(kh, kw)``, or 2-D SymPy Matrix / nested list of SymPy expressions
+    input_shape : (H, W) ints >= 1
+    stride, padding, dilation : int or pair of ints (>= 1, >= 0, >= 1), as in ``conv2d``
+
+    Returns
+    -------
+    C : array ``(Ho*Wo, H*W)`` with the dtype of ``k`` (a SymPy Matrix for SymPy input)
+
+    Raises
+    ------
+    ValueError
+        ``k`` not 2-D or empty, bad ``input_shape``/stride/padding/dilation, or
+        the dilated kernel larger than the padded input.
+    """
+    k, symbolic = _as_kernel(k, ndim=2, name="k")
+    if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 2):
+        raise ValueError(f"input_shape must be (H, W), got {input_shape!r}")
+    H, W = (_positive_int(v, "input_shape") for v in input_shape)
+    (sh, sw), (ph, pw), (dh, dw) = _pairs(stride, "stride", 1), _pairs(padding, "padding", 0), _pairs(dilation, "dilation", 1)
+    kh, kw = k.shape
+    Ho, Wo = (n + 2 * p - d * (m - 1) - 1 for n, p, d, m in ((H, ph, dh, kh), (W, pw, dw, kw)))
+    if Ho < 0 or Wo < 0:
+        raise ValueError(f"the kernel {k.shape} with dilation {(dh, dw)} is larger than the input {(H, W)} "
+                         f"padded by {(ph, pw)}")
+    Ho, Wo = Ho // sh + 1, Wo // sw + 1
+
+    # index[output, input] = flat kernel position linking them, -1 for none; distinct taps
+    # land on distinct inputs, so each place holds at most one kernel entry.
+    i, j, a, b = np.meshgrid(np.arange(Ho), np.arange(Wo), np.arange(kh), np.arange(kw), indexing="ij")
+    r, c = i * sh + a * dh - ph, j * sw + b * dw - pw
+    inside = (r >= 0) & (r < H) & (c >= 0) & (c < W)
+    index = np.full((Ho * Wo, H * W), -1)
+    index[(i * Wo + j)[inside], (r * W + c)[inside]] = (a * kw + b)[inside]
+    return _gather(k.ravel(), index, symbolic)
+
+
+def _pairs(value, name, minimum):
+    """An int or a pair of ints, each >= minimum, as a pair."""
+    values = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    if not (isinstance(values, (tuple, list)) and len(values) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in values):
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def _diagonal_index(m, n_in, start, n_out):

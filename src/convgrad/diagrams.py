@@ -202,8 +202,8 @@ def draw_conv2d(ax, input_size, kernel_size, stride=1, padding=0, dilation=1, po
         for c in range(-p[1], W + p[1]):
             inside = 0 <= r < H and 0 <= c < W
             text = None if values is None else _label(values[r + p[0]][c + p[1]])
-            if (r, c) in under:
-                kind, face, hatch, colour = "footprint", FOOTPRINT_COLOUR, None, "white"
+            if (r, c) in under:   # read by the kernel; hatched too when it is a padding cell
+                kind, face, hatch, colour = "footprint", FOOTPRINT_COLOUR, None if inside else "////", "white"
             elif inside:
                 kind, face, hatch, colour = "input", INPUT_COLOUR, None, "black"
             else:
@@ -256,8 +256,8 @@ def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, 
     Returns
     -------
     animation : ``matplotlib.animation.FuncAnimation`` with ``H_out * W_out`` frames, frame ``t``
-        showing output ``(t // W_out, t % W_out)``; pass it to :func:`convgrad.plotting.animation_html`
-        (and close its figure, ``animation._fig``, afterwards).
+        showing output ``(t // W_out, t % W_out)``; pass it to :func:`convgrad.plotting.animation_html`.
+        Its figure is not registered with pyplot, so a notebook does not also show it as a still.
 
     Raises
     ------
@@ -265,7 +265,7 @@ def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, 
         As :func:`draw_conv2d`; ``x`` without ``weight`` (or the reverse); shapes that do not match
         ``input_size`` / ``kernel_size``.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from .functional import conv2d
     from .padding import pad
@@ -282,7 +282,8 @@ def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, 
         values = pad(x, (p[1], p[1], p[0], p[0]), mode=padding_mode)
         output = np.round(conv2d(x[None], weight[None, None], stride=s, padding=p, dilation=d,
                                  padding_mode=padding_mode)[0], 2)
-    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_subplot()
 
     def frame(t):
         ax.clear()

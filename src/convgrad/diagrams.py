@@ -29,7 +29,7 @@ from ._args import _is_int
 __all__ = ["output_shape", "footprint", "unread_indices", "draw_conv2d", "sliding_animation"]
 
 INPUT_COLOUR = "#cfe2f3"      # light blue: the input's own pixels
-PADDING_COLOUR = "#f2f2f2"    # light grey with hatching: the padding ring
+PADDING_COLOUR = "#fce4cc"    # light orange (hatched unless numbers are written in): the padding ring
 FOOTPRINT_COLOUR = "#1f5fa8"  # dark blue: the pixels the kernel reads at the current position
 OUTPUT_COLOUR = "#d9ead3"     # light green: outputs already computed
 CURRENT_COLOUR = "#2e7d32"    # dark green: the output being computed
@@ -203,11 +203,11 @@ def draw_conv2d(ax, input_size, kernel_size, stride=1, padding=0, dilation=1, po
             inside = 0 <= r < H and 0 <= c < W
             text = None if values is None else _label(values[r + p[0]][c + p[1]])
             if (r, c) in under:   # read by the kernel; hatched too when it is a padding cell
-                kind, face, hatch, colour = "footprint", FOOTPRINT_COLOUR, None if inside else "////", "white"
+                kind, face, hatch, colour = "footprint", FOOTPRINT_COLOUR, None if inside or values is not None else "////", "white"
             elif inside:
                 kind, face, hatch, colour = "input", INPUT_COLOUR, None, "black"
             else:
-                kind, face, hatch, colour = "padding", PADDING_COLOUR, "////", "0.3"
+                kind, face, hatch, colour = "padding", PADDING_COLOUR, "////" if values is None else None, "black"
             _cell(ax, r + p[0], c + p[1], f"{kind} {r} {c}", face, hatch, text=text, text_colour=colour)
     for r, c in unread:
         _cell(ax, r + p[0], c + p[1], f"unread {r} {c}", "none", "xx", edge=UNREAD_COLOUR)
@@ -239,7 +239,7 @@ def draw_conv2d(ax, input_size, kernel_size, stride=1, padding=0, dilation=1, po
 
 
 def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, x=None, weight=None,
-                      padding_mode="zeros", figsize=(6, 3.2), dpi=60, interval=600, title=None):
+                      padding_mode="zeros", figsize=(5.2, 2.8), dpi=80, interval=700, title=None):
     """The kernel sliding over the padded input, the output filling in: one frame per output entry.
 
     Parameters
@@ -284,6 +284,7 @@ def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, 
                                  padding_mode=padding_mode)[0], 2)
     fig = Figure(figsize=figsize, dpi=dpi)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9)
 
     def frame(t):
         ax.clear()

@@ -14,7 +14,7 @@ or a pair ``(along H, along W)``), output ``(i, j)`` reads the input positions
 
     (s_h*i + d_h*a - p_h,  s_w*j + d_w*b - p_w),   a = 0..kh-1,  b = 0..kw-1,
 
-which is what :func:`convgrad.functional.conv2d` reads (its ``x_pad[s*i + d*a]``
+which is what :func:`convgrad.conv.conv2d` reads (its ``x_pad[s*i + d*a]``
 shifted by the padding). Every drawn cell carries a ``gid`` saying what it is
 (``"input r c"``, ``"padding r c"``, ``"footprint r c"``, ``"output i j"``,
 ``"current i j"``, ``"unread r c"``), so tests can read back what was drawn.
@@ -246,7 +246,7 @@ def sliding_animation(input_size, kernel_size, stride=1, padding=0, dilation=1, 
     ----------
     input_size, kernel_size, stride, padding, dilation : as in :func:`output_shape`
     x : optional ``(H, W)`` array; with ``weight`` the cells show the padded input's numbers and
-        the output the values :func:`convgrad.functional.conv2d` computes
+        the output the values :func:`convgrad.conv.conv2d` computes
     weight : optional ``(kh, kw)`` array (needed with ``x``)
     padding_mode : the padding mode used for ``x``'s padded values and its output
     figsize, dpi : the figure's size; a small dpi keeps the embedded frames small

@@ -29,6 +29,21 @@ def _ntuple(value, n, name, fname):
     raise TypeError(f"{fname}: {name} must be {expected}, got {value!r}")
 
 
+def _int_tuple(value, n, name, minimum):
+    """``value`` as a tuple of ``n`` ints, each >= ``minimum``; an int is repeated.
+
+    The symbolic and drawing helpers' version of :func:`_ntuple` +
+    :func:`_check_at_least`: every failure is a ``ValueError`` naming the argument.
+    """
+    values = (value,) * n if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if values is None or len(values) != n or not all(_is_int(v) for v in values):
+        expected = "a pair of ints" if n == 2 else f"a tuple of {n} ints"
+        raise ValueError(f"{name} must be an int or {expected}, got {value!r}")
+    if any(v < minimum for v in values):
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
 def _is_int(value):
     # bool is an int subclass, but stride=True is a bug, not a 1.
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
-from ._args import _is_int
+from ._args import _int_tuple, _is_int
 
 __all__ = ["output_shape", "footprint", "unread_indices", "draw_conv2d", "sliding_animation"]
 
@@ -37,19 +37,10 @@ UNREAD_COLOUR = "#c62828"     # red crosses: input pixels that no window reads
 EMPTY_COLOUR = "white"        # outputs not computed yet
 
 
-def _pair(value, name, minimum):
-    """An int or a pair of ints, each >= minimum, as a tuple (along H, along W)."""
-    values = (value, value) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if values is None or len(values) != 2 or not all(_is_int(v) for v in values):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _spec(input_size, kernel_size, stride, padding, dilation):
-    return (_pair(input_size, "input_size", 1), _pair(kernel_size, "kernel_size", 1),
-            _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1))
+    return (_int_tuple(input_size, 2, "input_size", 1), _int_tuple(kernel_size, 2, "kernel_size", 1),
+            _int_tuple(stride, 2, "stride", 1), _int_tuple(padding, 2, "padding", 0),
+            _int_tuple(dilation, 2, "dilation", 1))
 
 
 def output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1):
@@ -99,9 +90,9 @@ def footprint(position, kernel_size, stride=1, padding=0, dilation=1):
     ValueError
         ``position`` is not a pair of ints >= 0, or a malformed size argument.
     """
-    i, j = _pair(position, "position", 0)
-    k, s, p, d = (_pair(kernel_size, "kernel_size", 1), _pair(stride, "stride", 1),
-                  _pair(padding, "padding", 0), _pair(dilation, "dilation", 1))
+    i, j = _int_tuple(position, 2, "position", 0)
+    k, s, p, d = (_int_tuple(kernel_size, 2, "kernel_size", 1), _int_tuple(stride, 2, "stride", 1),
+                  _int_tuple(padding, 2, "padding", 0), _int_tuple(dilation, 2, "dilation", 1))
     a, b = np.meshgrid(np.arange(k[0]), np.arange(k[1]), indexing="ij")
     rows = s[0] * i + d[0] * a - p[0]
     cols = s[1] * j + d[1] * b - p[1]
@@ -185,7 +176,7 @@ def draw_conv2d(ax, input_size, kernel_size, stride=1, padding=0, dilation=1, po
         raise ValueError(f"output must have the output's shape {(Ho, Wo)}, got {np.shape(output)}")
     cells = np.zeros((0, 2), dtype=int)
     if position is not None:
-        i, j = _pair(position, "position", 0)
+        i, j = _int_tuple(position, 2, "position", 0)
         if i >= Ho or j >= Wo:
             raise ValueError(f"position {position} is outside the output of shape {(Ho, Wo)}")
         cells = footprint((i, j), k, s, p, d)

@@ -17,10 +17,10 @@ chapters compare everything else against. :func:`dilate` inserts zeros
 between the entries of a matrix, the step a strided backward pass needs.
 """
 
-from numbers import Integral
-
 import numpy as np
 import sympy as sp
+
+from ._args import _int_tuple, _is_int
 
 __all__ = ["assert_identity", "vec", "signal", "kernel", "image", "images", "kernels",
            "conv1d_sum", "conv2d_sum", "conv2d_channels_sum", "dilate"]
@@ -156,8 +156,11 @@ def kernels(name, C_out, C_in, kh, kw):
     """
     C_out, C_in = _count(C_out, "C_out"), _count(C_in, "C_in")
     kh, kw = _count(kh, "kh"), _count(kw, "kw")
-    return [[sp.Matrix(kh, kw, lambda a, b, o=o, c=c: sp.Symbol(f"{name}_{{{o + 1},{c + 1},{a + 1},{b + 1}}}", real=True))
-             for c in range(C_in)] for o in range(C_out)]
+
+    def entry(o, c, a, b):
+        return sp.Symbol(f"{name}_{{{o + 1},{c + 1},{a + 1},{b + 1}}}", real=True)
+
+    return [[sp.Matrix(kh, kw, lambda a, b, o=o, c=c: entry(o, c, a, b)) for c in range(C_in)] for o in range(C_out)]
 
 
 def conv1d_sum(z, w, padding=0, stride=1, dilation=1, kind="correlation"):
@@ -197,8 +200,8 @@ def conv1d_sum(z, w, padding=0, stride=1, dilation=1, kind="correlation"):
         or the (dilated) kernel longer than the padded signal.
     """
     z, w = _entries(z, 1, "z"), _entries(w, 1, "w")
-    (p,), (s,) = _pair(padding, 1, "padding", 0), _pair(stride, 1, "stride", 1)
-    (d,) = _pair(dilation, 1, "dilation", 1)
+    (p,), (s,) = _int_tuple(padding, 1, "padding", 0), _int_tuple(stride, 1, "stride", 1)
+    (d,) = _int_tuple(dilation, 1, "dilation", 1)
     n, m = len(z), len(w)
     flip = _flip(kind)
     n_out = _out_size(n, m, p, s, d, "z", "w")
@@ -246,8 +249,8 @@ def conv2d_sum(x, k, padding=0, stride=1, dilation=1, kind="correlation"):
         the (dilated) kernel larger than the padded input.
     """
     x, k = _entries(x, 2, "x"), _entries(k, 2, "k")
-    (ph, pw), (sh, sw) = _pair(padding, 2, "padding", 0), _pair(stride, 2, "stride", 1)
-    dh, dw = _pair(dilation, 2, "dilation", 1)
+    (ph, pw), (sh, sw) = _int_tuple(padding, 2, "padding", 0), _int_tuple(stride, 2, "stride", 1)
+    dh, dw = _int_tuple(dilation, 2, "dilation", 1)
     (H, W), (kh, kw) = x.shape, k.shape
     flip = _flip(kind)
     Ho, Wo = _out_size(H, kh, ph, sh, dh, "x", "k"), _out_size(W, kw, pw, sw, dw, "x", "k")
@@ -328,7 +331,7 @@ def dilate(matrix, stride):
         ``matrix`` is not 2-D or is empty, or ``stride`` is not an int >= 1 or a pair of them.
     """
     M = _entries(matrix, 2, "matrix")
-    sh, sw = _pair(stride, 2, "stride", 1)
+    sh, sw = _int_tuple(stride, 2, "stride", 1)
     D = sp.zeros(sh * (M.rows - 1) + 1, sw * (M.cols - 1) + 1)
     for i in range(M.rows):
         for j in range(M.cols):
@@ -353,19 +356,6 @@ def _entries(a, ndim, name):
     if ndim == 1:
         return [sp.sympify(e) for e in arr]
     return sp.Matrix(arr.shape[0], arr.shape[1], lambda i, j: sp.sympify(arr[i, j]))
-
-
-def _is_int(v):
-    return isinstance(v, Integral) and not isinstance(v, bool)
-
-
-def _pair(value, count, name, minimum):
-    values = (value,) * count if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if values is None or len(values) != count or not all(_is_int(v) for v in values):
-        raise ValueError(f"{name} must be an int or a tuple of {count} ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
 
 
 def _flip(kind):

@@ -33,6 +33,8 @@ only 0s and 1s and return integer NumPy arrays.
 import numpy as np
 import sympy as sp
 
+from ._args import _int_tuple
+
 __all__ = ["convolution_matrix", "toeplitz_basis", "kernel_embedding", "conv2d_matrix", "conv2d_correlation_matrix"]
 
 
@@ -230,7 +232,8 @@ def conv2d_correlation_matrix(k, input_shape, stride=1, padding=0, dilation=1):
     if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 2):
         raise ValueError(f"input_shape must be (H, W), got {input_shape!r}")
     H, W = (_positive_int(v, "input_shape") for v in input_shape)
-    (sh, sw), (ph, pw), (dh, dw) = _pairs(stride, "stride", 1), _pairs(padding, "padding", 0), _pairs(dilation, "dilation", 1)
+    (sh, sw), (ph, pw), (dh, dw) = (_int_tuple(stride, 2, "stride", 1), _int_tuple(padding, 2, "padding", 0),
+                                    _int_tuple(dilation, 2, "dilation", 1))
     kh, kw = k.shape
     Ho, Wo = (n + 2 * p - d * (m - 1) - 1 for n, p, d, m in ((H, ph, dh, kh), (W, pw, dw, kw)))
     if Ho < 0 or Wo < 0:
@@ -246,17 +249,6 @@ def conv2d_correlation_matrix(k, input_shape, stride=1, padding=0, dilation=1):
     index = np.full((Ho * Wo, H * W), -1)
     index[(i * Wo + j)[inside], (r * W + c)[inside]] = (a * kw + b)[inside]
     return _gather(k.ravel(), index, symbolic)
-
-
-def _pairs(value, name, minimum):
-    """An int or a pair of ints, each >= minimum, as a pair."""
-    values = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if not (isinstance(values, (tuple, list)) and len(values) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
 
 
 def _diagonal_index(m, n_in, start, n_out):

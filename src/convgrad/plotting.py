@@ -4,7 +4,9 @@ The book's theme has a dark mode, so every figure carries its own opaque
 white background: black text on a transparent PNG would vanish on a dark
 page. Animations are embedded as self-contained HTML (frames inline, no files
 beside the notebook) with an id derived from the frames, so the stored output
-is the same on every run and nbval can compare it.
+is the same on every run and nbval can compare it. The player requests
+nothing from outside the page: matplotlib's template loads Font Awesome from
+a CDN for its button icons, which are replaced here by inline SVG.
 """
 
 import hashlib
@@ -31,6 +33,44 @@ COURSE_STYLE = {
 }
 
 
+# Matplotlib's player draws its buttons with Font Awesome icons from a CDN;
+# each icon is drawn instead by a small inline SVG (16 x 16, the text colour).
+_ICON_SHAPES = {
+    "fa-minus": '<rect x="2" y="7" width="12" height="2"/>',
+    "fa-plus": '<rect x="2" y="7" width="12" height="2"/><rect x="7" y="2" width="2" height="12"/>',
+    "fa-play": '<polygon points="4,2 14,8 4,14"/>',
+    "fa-play fa-flip-horizontal": '<polygon points="12,2 2,8 12,14"/>',
+    "fa-pause": '<rect x="3" y="2" width="4" height="12"/><rect x="9" y="2" width="4" height="12"/>',
+    "fa-step-forward": '<polygon points="2,2 11,8 2,14"/><rect x="11" y="2" width="3" height="12"/>',
+    "fa-step-backward": '<polygon points="14,2 5,8 14,14"/><rect x="2" y="2" width="3" height="12"/>',
+    "fa-fast-forward": '<polygon points="1,2 7,8 1,14"/><polygon points="7,2 13,8 7,14"/>'
+                       '<rect x="13" y="2" width="2" height="12"/>',
+    "fa-fast-backward": '<polygon points="15,2 9,8 15,14"/><polygon points="9,2 3,8 9,14"/>'
+                        '<rect x="1" y="2" width="2" height="12"/>',
+}
+_FONT_AWESOME_LINK = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">\s*')
+_ICON = re.compile(r'<i class="fa ([a-z -]+)"></i>')
+
+
+def _inline_icons(html):
+    """``to_jshtml``'s page with no Font Awesome: no stylesheet link, SVG icons."""
+    html, links = _FONT_AWESOME_LINK.subn("", html)
+    if links != 1:
+        raise RuntimeError("unexpected to_jshtml output: expected one Font Awesome link")
+
+    def svg(match):
+        shape = _ICON_SHAPES.get(match.group(1))
+        if shape is None:
+            raise RuntimeError(f"unexpected to_jshtml icon {match.group(1)!r}")
+        return ('<svg viewBox="0 0 16 16" width="1em" height="1em" fill="currentColor" '
+                f'aria-hidden="true" focusable="false">{shape}</svg>')
+
+    html = _ICON.sub(svg, html)
+    if "font-awesome" in html or 'class="fa ' in html:
+        raise RuntimeError("unexpected to_jshtml output: Font Awesome left in the player")
+    return html
+
+
 def use_course_style():
     """Apply the course's matplotlib settings (white background, readable sizes)."""
     mpl.rcParams.update(COURSE_STYLE)
@@ -46,11 +86,12 @@ def animation_html(animation, fps=None, caption=None):
 
     Matplotlib's ``to_jshtml`` names its player with a random UUID; that name
     is replaced by a hash of the frames, so re-running an unchanged notebook
-    stores byte-identical output.
+    stores byte-identical output. Its buttons' Font Awesome icons (a CDN
+    stylesheet) become inline SVG, so the page loads nothing from outside.
     """
     from IPython.display import HTML
 
-    html = animation.to_jshtml(fps=fps, default_mode="once")
+    html = _inline_icons(animation.to_jshtml(fps=fps, default_mode="once"))
     uuids = sorted(set(re.findall(r"_anim_img([0-9a-f]{32})", html)))
     if len(uuids) != 1:
         raise RuntimeError("unexpected to_jshtml output: expected one player id, "

@@ -1,0 +1,49 @@
+"""The built site loads nothing from outside: MathJax comes from the pinned
+package, Thebe is gone, and the animation player needs no icon font."""
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from matplotlib.animation import FuncAnimation  # noqa: E402
+
+from convgrad.plotting import animation_html  # noqa: E402
+from tools import offline_site  # noqa: E402
+from tools.notebook_rules import ROOT  # noqa: E402
+
+URL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+def test_config_points_mathjax_at_the_local_copy():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    sphinx = config["sphinx"]
+    assert "tools.offline_site" in sphinx["local_extensions"]
+    assert sphinx["config"]["mathjax_path"] == f"{offline_site.TARGET}/{offline_site.BUNDLE}"
+
+
+def test_the_mathjax_copy_has_the_bundle_its_fonts_and_autoloaded_extensions():
+    files = dict((relative, source) for source, relative in
+                 offline_site.mathjax_files(offline_site.mathjax_source()))
+    assert offline_site.BUNDLE in files and "LICENSE" in files
+    assert "output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff" in files
+    assert "input/tex/extensions/boldsymbol.js" in files
+    assert all(source.is_file() for source in files.values())
+    bundle = files[offline_site.BUNDLE].read_text(encoding="utf-8")
+    assert "3.2.2" in bundle  # the pinned release
+
+
+def test_animation_player_requests_nothing_from_outside():
+    pytest.importorskip("IPython")
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=40)
+    line = ax.plot([0, 1], [0, 0])[0]
+    anim = FuncAnimation(fig, lambda v: line.set_ydata([0, v]), frames=[0.0, 1.0])
+    page = animation_html(anim).data
+    plt.close(fig)
+    assert not URL.search(page), "the player links to another site"
+    assert "font-awesome" not in page and 'class="fa ' not in page
+    assert page.count("<svg ") == 9  # one icon per button

@@ -161,3 +161,12 @@ def test_pytorch_circular_convolution_commutes_with_roll(torch):
             moved = layer(torch.roll(torch.tensor(x), t, dims=(2, 3)))
             assert torch.equal(moved, torch.roll(layer(torch.tensor(x)), t, dims=(2, 3)))
             np.testing.assert_array_equal(moved.numpy(), conv2d(translate(x, t), w, padding=1, padding_mode="circular"))
+
+
+def test_pytorch_pooling_stride_defaults_to_the_window(torch):
+    x = np.random.default_rng(3).standard_normal((1, 2, 7, 9))
+    for pool, ours in [(torch.nn.functional.max_pool2d, max_pool2d), (torch.nn.functional.avg_pool2d, avg_pool2d)]:
+        theirs = pool(torch.tensor(x), (2, 3)).numpy()
+        assert theirs.shape == (1, 2, 3, 3)
+        np.testing.assert_allclose(theirs, pool(torch.tensor(x), (2, 3), (2, 3)).numpy())
+        np.testing.assert_allclose(ours(x, (2, 3)), theirs)

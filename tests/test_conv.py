@@ -1,4 +1,7 @@
-"""convgrad.conv: conv1d/conv2d and their backwards against loops, SciPy, finite differences and PyTorch."""
+"""convgrad.conv: conv1d/conv2d and their backwards against loops, SciPy, finite differences and PyTorch.
+
+Groups are tested in test_groups.py, the correlation methods one by one in test_correlation.py.
+"""
 
 import numpy as np
 import pytest
@@ -379,8 +382,8 @@ X1, W1 = np.zeros((2, 3, 8)), np.zeros((4, 3, 3))
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: conv2d(X2[0, 0], W2), ValueError, r"x must have shape \(N, C_in, H, W\).*\(5, 5\)"),
-    (lambda: conv2d(X2, W2[0]), ValueError, r"weight must have shape \(C_out, C_in, kh, kw\).*\(3, 3, 3\)"),
-    (lambda: conv1d(X1, W2), ValueError, r"weight must have shape \(C_out, C_in, k\)"),
+    (lambda: conv2d(X2, W2[0]), ValueError, r"weight must have shape \(C_out, C_in/groups, kh, kw\).*\(3, 3, 3\)"),
+    (lambda: conv1d(X1, W2), ValueError, r"weight must have shape \(C_out, C_in/groups, k\)"),
     (lambda: conv2d(X2, np.zeros((0, 3, 3, 3))), ValueError, r"at least one output channel.*\(0, 3, 3, 3\)"),
     (lambda: conv1d_backward(np.zeros((2, 0, 6)), X1, np.zeros((0, 3, 3))), ValueError, r"at least one output channel"),
     (lambda: conv2d(X2, np.zeros((4, 2, 3, 3))), ValueError, r"x has 3 input channels.*weight.shape\[1\]=2"),
@@ -457,21 +460,23 @@ def test_float32_gradients_of_a_large_batch_stay_accurate(c_in, c_out):
 
 
 # --- each of the four methods behind conv2d ----------------------------------------------------------
+# conv2d calls correlation.correlate_on_thread, which runs the body (_fft, _shifted_slices, ...) of the
+# method choose_method names: watching the bodies shows which one ran.
 
 @pytest.mark.parametrize("method, x_shape, w_shape, kw", [
-    ("_correlate_by_fft", (2, 1, 14, 13), (1, 1, 9, 10), dict(padding=(4, 5))),
-    ("_correlate_by_fft", (3, 1, 12, 20), (1, 1, 3, 27), dict(padding="same", dilation=(2, 1))),
-    ("_correlate_by_fft", (2, 1, 10, 11), (1, 1, 9, 9), dict(padding=3, padding_mode="circular")),
-    ("_correlate_by_shifted_slices", (2, 1, 7, 6), (1, 1, 3, 2), dict(padding=1)),
-    ("_correlate_by_row_shifts", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=2, dilation=(2, 1))),
-    ("_correlate_by_im2col", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=1, stride=(2, 1))),
-    ("_correlate_by_im2col", (2, 1, 7, 6), (3, 1, 3, 2), dict(padding="same")),  # O > C_in*kw
+    ("_fft", (2, 1, 14, 13), (1, 1, 9, 10), dict(padding=(4, 5))),
+    ("_fft", (3, 1, 12, 20), (1, 1, 3, 27), dict(padding="same", dilation=(2, 1))),
+    ("_fft", (2, 1, 10, 11), (1, 1, 9, 9), dict(padding=3, padding_mode="circular")),
+    ("_shifted_slices", (2, 1, 7, 6), (1, 1, 3, 2), dict(padding=1)),
+    ("_row_shifts", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=2, dilation=(2, 1))),
+    ("_im2col", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=1, stride=(2, 1))),
+    ("_im2col", (2, 1, 7, 6), (3, 1, 3, 2), dict(padding="same")),  # O > C_in*kw
 ])
 def test_each_method_matches_the_loops(monkeypatch, method, x_shape, w_shape, kw):
-    from convgrad import conv
+    from convgrad import correlation
     calls = []
-    original = getattr(conv, method)
-    monkeypatch.setattr(conv, method, lambda *args: calls.append(method) or original(*args))
+    original = getattr(correlation, method)
+    monkeypatch.setattr(correlation, method, lambda *args: calls.append(method) or original(*args))
     rng = np.random.default_rng(0)
     x, weight = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     out = conv2d(x, weight, **kw)
@@ -484,18 +489,18 @@ def test_each_method_matches_the_loops(monkeypatch, method, x_shape, w_shape, kw
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_long_one_channel_kernel_goes_by_fft_in_every_pass(monkeypatch, dtype):
-    from convgrad import conv
+    from convgrad import correlation, weight_gradient
     calls = []
-    for name in ("_correlate_by_fft", "_correlate_with_upstream_by_fft"):
-        original = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *args, _name=name, _f=original: calls.append(_name) or _f(*args))
+    for module, name in ((correlation, "_fft"), (weight_gradient, "_weight_fft")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, _name=name, _f=original: calls.append(_name) or _f(*args))
     rng = np.random.default_rng(3)
     x, weight = rng.standard_normal((4, 1, 300)), rng.standard_normal((1, 1, 101))
     out = conv1d(x.astype(dtype), weight.astype(dtype), padding=50)
     grad_out = rng.standard_normal(out.shape)
     grads = conv1d_backward(grad_out.astype(dtype), x.astype(dtype), weight.astype(dtype), padding=50)
     # forward, input gradient and weight gradient
-    assert calls == ["_correlate_by_fft", "_correlate_by_fft", "_correlate_with_upstream_by_fft"]
+    assert calls == ["_fft", "_fft", "_weight_fft"]
     assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
     assert close(out, naive.conv1d(x, weight, padding=50), dtype)
     for got, want in zip(grads, naive.conv1d_backward(grad_out, x, weight, padding=50)):

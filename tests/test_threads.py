@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import convgrad
-from convgrad import _threads, conv, naive
+from convgrad import _engine, _threads, naive
 from convgrad.conv import conv1d, conv1d_backward, conv2d, conv2d_backward
 
 
@@ -206,10 +206,10 @@ def test_conv1d_batch_shared_among_threads(threads, one_image_per_group):
 @pytest.mark.parametrize("block_elements", [200, 1000])
 def test_images_cut_into_bands_of_rows(monkeypatch, stride, block_elements):
     # A block smaller than one image's work: the image is done a band of rows (one or several) at a time.
-    monkeypatch.setattr(conv, "_BLOCK_ELEMENTS", block_elements)
+    monkeypatch.setattr(_engine, "_BLOCK_ELEMENTS", block_elements)
     rng = np.random.default_rng(stride)
     x, weight = rng.standard_normal((2, 3, 11, 10)), rng.standard_normal((2, 3, 3, 3))
-    assert len(conv._blocks(0, 2, 11, 10 * 3 * 3 * 3)) > 2 * 2
+    assert len(_engine.blocks(0, 2, 11, 10 * 3 * 3 * 3)) > 2 * 2
     out = conv2d(x, weight, padding=1, stride=stride)
     assert np.allclose(out, naive.conv2d(x, weight, padding=1, stride=stride), atol=1e-10)
     grad_out = rng.standard_normal(out.shape)

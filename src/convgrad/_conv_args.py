@@ -1,0 +1,127 @@
+"""The arguments of conv1d/conv2d and their backwards: every check, then the 2-D batched form.
+
+A 1-D problem is lifted to height 1 only after all checks, so that every
+message speaks of the shapes the caller passed.
+"""
+
+from collections import namedtuple
+
+from ._args import (_as_real_array, _check_at_least, _check_padding_mode, _common_float, _conv_padding, _is_int,
+                    _ntuple, _output_size)
+from .padding import pad_limit_violation
+
+# The normalised arguments of one convolution, always in 2-D form.
+Spec = namedtuple("Spec", "stride dilation padding mode kernel_size out_size groups")
+
+
+def prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, padding_mode, groups=1):
+    """Validate everything, and return batched 2-D arrays and a 2-D :data:`Spec`.
+
+    nd is the number of spatial dimensions (1 or 2). Returns
+    (x, weight, bias, grad_out, spec, unbatched) with x (N, C_in, H, W),
+    weight (C_out, C_in/groups, kh, kw), grad_out (N, C_out, H_out, W_out) or None.
+    """
+    layout = {1: "L", 2: "H, W"}[nd]
+    kernel = {1: "k", 2: "kh, kw"}[nd]
+    x = _as_real_array(x, "x", fname)
+    weight = _as_real_array(weight, "weight", fname)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{fname}: x must have shape (N, C_in, {layout}) or (C_in, {layout}), got shape {x.shape}")
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{fname}: weight must have shape (C_out, C_in/groups, {kernel}), got shape {weight.shape}")
+    if weight.shape[0] == 0:
+        raise ValueError(f"{fname}: weight must have at least one output channel, got weight.shape={weight.shape}")
+    if bias is not None:
+        bias = _as_real_array(bias, "bias", fname)
+    if grad_out is not None:
+        grad_out = _as_real_array(grad_out, "grad_out", fname)
+    arrays = _common_float({"x": x, "weight": weight, "bias": bias, "grad_out": grad_out}, fname)
+    x, weight, bias, grad_out = arrays["x"], arrays["weight"], arrays["bias"], arrays["grad_out"]
+
+    unbatched = x.ndim == nd + 1
+    shown_x = f"x.shape={x.shape}"
+    if unbatched:
+        x = x[None]
+    _check_groups(fname, groups, x.shape[1], weight.shape, shown_x)
+    if x.shape[1] != weight.shape[1] * groups:
+        per_group = "" if groups == 1 else f" * groups={weight.shape[1] * groups}"
+        raise ValueError(f"{fname}: x has {x.shape[1]} input channels but weight expects weight.shape[1]="
+                         f"{weight.shape[1]}{per_group} ({shown_x}, weight.shape={weight.shape})")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{fname}: bias must have shape (C_out,) = ({weight.shape[0]},), got bias.shape={bias.shape} "
+                         f"(weight.shape={weight.shape})")
+
+    stride = _ntuple(stride, nd, "stride", fname)
+    dilation = _ntuple(dilation, nd, "dilation", fname)
+    _check_at_least(stride, 1, "stride", fname)
+    _check_at_least(dilation, 1, "dilation", fname)
+    _check_padding_mode(padding_mode, fname)
+    kernel_size = weight.shape[2:]
+    pads = _conv_padding(padding, kernel_size, stride, dilation, fname)
+    size = x.shape[2:]
+    _check_mode_fits(fname, padding_mode, size, pads, shown_x)
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
+    padded = tuple(n + left + right for n, (left, right) in zip(size, pads))
+    if any(s > p for s, p in zip(spans, padded)):
+        raise ValueError(f"{fname}: the dilated kernel {_show(spans)} (weight.shape={weight.shape}, "
+                         f"dilation={_show(dilation)}) is larger than the padded input {_show(padded)} "
+                         f"({shown_x}, padding={_show(tuple(pads))})")
+    out_size = tuple(_output_size(n, k, s, d, left, right)
+                     for n, k, s, d, (left, right) in zip(size, kernel_size, stride, dilation, pads))
+
+    if grad_out is not None:
+        expected = (weight.shape[0],) + out_size
+        if not unbatched:
+            expected = (x.shape[0],) + expected
+        if grad_out.shape != expected:
+            names = f"(N, C_out, {'L_out' if nd == 1 else 'H_out, W_out'})"
+            raise ValueError(f"{fname}: grad_out must have the output's shape {names} = {expected}, got "
+                             f"grad_out.shape={grad_out.shape} ({shown_x}, weight.shape={weight.shape})")
+        if unbatched:
+            grad_out = grad_out[None]
+
+    if nd == 1:  # a 1-D convolution is a 2-D one on an image of height 1
+        x, weight = x[:, :, None, :], weight[:, :, None, :]
+        grad_out = None if grad_out is None else grad_out[:, :, None, :]
+        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+        kernel_size, out_size = (1,) + kernel_size, (1,) + out_size
+    spec = Spec(stride, dilation, pads, padding_mode, kernel_size, out_size, int(groups))
+    return x, weight, bias, grad_out, spec, unbatched
+
+
+def prepare_backward(fname, nd, grad_out, x, weight, stride, padding, dilation, padding_mode, groups=1):
+    """:func:`prepare` for a backward pass: (grad_out, x, weight, spec, unbatched)."""
+    if grad_out is None:
+        raise TypeError(f"{fname}: grad_out must be a real-valued array, got None")
+    x, weight, _, grad_out, spec, unbatched = prepare(fname, nd, x, weight, None, grad_out,
+                                                      stride, padding, dilation, padding_mode, groups)
+    return grad_out, x, weight, spec, unbatched
+
+
+def _check_groups(fname, groups, c_in, weight_shape, shown_x):
+    """PyTorch's rule: groups >= 1 divides both C_in and C_out."""
+    if not _is_int(groups):
+        raise TypeError(f"{fname}: groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise ValueError(f"{fname}: groups must be >= 1, got {groups}")
+    if groups == 1:
+        return
+    if c_in % groups:
+        raise ValueError(f"{fname}: groups={groups} must divide the input channels C_in={c_in} ({shown_x})")
+    if weight_shape[0] % groups:
+        raise ValueError(f"{fname}: groups={groups} must divide the output channels C_out=weight.shape[0]="
+                         f"{weight_shape[0]} (weight.shape={weight_shape})")
+
+
+def _check_mode_fits(fname, mode, size, pads, shown_x):
+    """PyTorch's limits on padding that copies input entries (the rule lives in padding.py)."""
+    for n, (left, right) in zip(size, pads):
+        reason = pad_limit_violation(mode, n, left, right)
+        if reason is not None:
+            raise ValueError(f"{fname}: padding_mode={mode!r}: {reason}: got padding {_show(tuple(pads))} "
+                             f"for input size {_show(size)} ({shown_x})")
+
+
+def _show(values):
+    """A 1-tuple shown as its entry, so 1-D messages read 'padding 3' rather than 'padding (3,)'."""
+    return values[0] if len(values) == 1 else values

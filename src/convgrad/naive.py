@@ -3,9 +3,10 @@
 Every function here is the defining formula typed out as nested Python
 loops, one multiply-add per iteration, with no vectorisation and no clever
 re-indexing. They are the independent reference that the tests compare the
-fast implementations in :mod:`convgrad.conv` and :mod:`convgrad.unfold`
-against, the "plain loops" row of ``benchmarks/bench_conv.py``, and the
-starting point of the chapter that compares algorithms.
+fast implementations in :mod:`convgrad.conv`, :mod:`convgrad.correlation`,
+:mod:`convgrad.weight_gradient` and :mod:`convgrad.unfold` against, the
+"plain loops" row of ``benchmarks/bench_conv.py``, and the starting point
+of the chapter that compares algorithms.
 
 Padding is never materialised: an index that falls outside the input is
 mapped back onto the input entry that the padding mode copies
@@ -24,7 +25,7 @@ import numpy as np
 from ._args import _as_real_array, _common_float, _conv_padding, _ntuple, _output_size
 
 __all__ = ["source_index", "pad", "pad_backward", "conv1d", "conv2d", "conv1d_backward", "conv2d_backward",
-           "im2col", "col2im"]
+           "input_channel", "im2col", "col2im"]
 
 
 def source_index(p, size, left, mode):
@@ -92,16 +93,17 @@ def _pad_last_two_backward(grad_out, rows, cols, mode):
     return grad_x
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
-    """out[n, o, i] = bias[o] + sum_{c, a} weight[o, c, a] * x_pad[n, c, s*i + d*a], by loops.
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
+    """out[n, o, i] = bias[o] + sum_{c', a} weight[o, c', a] * x_pad[n, c, s*i + d*a], by loops.
 
-    x: (N, C_in, L) or (C_in, L); weight: (C_out, C_in, k); bias: (C_out,) or None.
+    x: (N, C_in, L) or (C_in, L); weight: (C_out, C_in/groups, k); bias: (C_out,) or None;
+    c = group(o) * C_in/groups + c' (:func:`input_channel`).
     """
-    x, weight, bias, unbatched = _arrays(x, weight, bias, nd=1)
+    x, weight, bias, unbatched = _arrays(x, weight, bias, nd=1, groups=groups)
     (s,), (d,) = _ntuple(stride, 1, "stride", "naive"), _ntuple(dilation, 1, "dilation", "naive")
     ((left, right),) = _conv_padding(padding, weight.shape[2:], (s,), (d,), "naive")
-    n_batch, c_in, length = x.shape
-    c_out, _, k = weight.shape
+    n_batch, _, length = x.shape
+    c_out, c_in, k = weight.shape
     l_out = _output_size(length, k, s, d, left, right)
     out = np.zeros((n_batch, c_out, l_out), dtype=x.dtype)
     for n in range(n_batch):
@@ -112,21 +114,21 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
                     for a in range(k):
                         src = source_index(s * i + d * a, length, left, padding_mode)
                         if src is not None:
-                            total += weight[o, c, a] * x[n, c, src]
+                            total += weight[o, c, a] * x[n, input_channel(o, c, c_in, c_out, groups), src]
                 out[n, o, i] = total
     return out[0] if unbatched else out
 
 
-def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros"):
+def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
     """(grad_x, grad_weight, grad_bias) of :func:`conv1d`, by loops over every term of the forward sum."""
-    x, weight, _, unbatched = _arrays(x, weight, None, nd=1)
+    x, weight, _, unbatched = _arrays(x, weight, None, nd=1, groups=groups)
     grad_out = np.asarray(grad_out, dtype=x.dtype)
     if unbatched:
         grad_out = grad_out[None]
     (s,), (d,) = _ntuple(stride, 1, "stride", "naive"), _ntuple(dilation, 1, "dilation", "naive")
     ((left, right),) = _conv_padding(padding, weight.shape[2:], (s,), (d,), "naive")
-    n_batch, c_in, length = x.shape
-    c_out, _, k = weight.shape
+    n_batch, _, length = x.shape
+    c_out, c_in, k = weight.shape
     grad_x, grad_weight = np.zeros_like(x), np.zeros_like(weight)
     grad_bias = np.zeros(c_out, dtype=x.dtype)
     for n in range(n_batch):
@@ -136,23 +138,25 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
                 grad_bias[o] += g
                 for c in range(c_in):
                     for a in range(k):
-                        # the term weight[o, c, a] * x[n, c, src] of out[n, o, i]
+                        # the term weight[o, c, a] * x[n, ci, src] of out[n, o, i]
                         src = source_index(s * i + d * a, length, left, padding_mode)
+                        ci = input_channel(o, c, c_in, c_out, groups)
                         if src is not None:
-                            grad_weight[o, c, a] += g * x[n, c, src]
-                            grad_x[n, c, src] += g * weight[o, c, a]
+                            grad_weight[o, c, a] += g * x[n, ci, src]
+                            grad_x[n, ci, src] += g * weight[o, c, a]
     return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros"):
-    """out[n, o, i, j] = bias[o] + sum_{c, a, b} weight[o, c, a, b] * x_pad[n, c, s*i + d*a, s*j + d*b], by loops.
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
+    """out[n, o, i, j] = bias[o] + sum_{c', a, b} weight[o, c', a, b] * x_pad[n, c, s*i + d*a, s*j + d*b], by loops.
 
-    x: (N, C_in, H, W) or (C_in, H, W); weight: (C_out, C_in, kh, kw); bias: (C_out,) or None.
+    x: (N, C_in, H, W) or (C_in, H, W); weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None;
+    c = group(o) * C_in/groups + c' (:func:`input_channel`).
     """
-    x, weight, bias, unbatched = _arrays(x, weight, bias, nd=2)
+    x, weight, bias, unbatched = _arrays(x, weight, bias, nd=2, groups=groups)
     (sh, sw), (dh, dw), pads = _args2d(weight, stride, padding, dilation)
-    n_batch, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
+    n_batch, _, h, w = x.shape
+    c_out, c_in, kh, kw = weight.shape
     h_out = _output_size(h, kh, sh, dh, *pads[0])
     w_out = _output_size(w, kw, sw, dw, *pads[1])
     out = np.zeros((n_batch, c_out, h_out, w_out), dtype=x.dtype)
@@ -167,20 +171,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
                                 src_h = source_index(sh * i + dh * a, h, pads[0][0], padding_mode)
                                 src_w = source_index(sw * j + dw * b, w, pads[1][0], padding_mode)
                                 if src_h is not None and src_w is not None:
-                                    total += weight[o, c, a, b] * x[n, c, src_h, src_w]
+                                    ci = input_channel(o, c, c_in, c_out, groups)
+                                    total += weight[o, c, a, b] * x[n, ci, src_h, src_w]
                     out[n, o, i, j] = total
     return out[0] if unbatched else out
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros"):
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
     """(grad_x, grad_weight, grad_bias) of :func:`conv2d`, by loops over every term of the forward sum."""
-    x, weight, _, unbatched = _arrays(x, weight, None, nd=2)
+    x, weight, _, unbatched = _arrays(x, weight, None, nd=2, groups=groups)
     grad_out = np.asarray(grad_out, dtype=x.dtype)
     if unbatched:
         grad_out = grad_out[None]
     (sh, sw), (dh, dw), pads = _args2d(weight, stride, padding, dilation)
-    n_batch, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
+    n_batch, _, h, w = x.shape
+    c_out, c_in, kh, kw = weight.shape
     grad_x, grad_weight = np.zeros_like(x), np.zeros_like(weight)
     grad_bias = np.zeros(c_out, dtype=x.dtype)
     for n in range(n_batch):
@@ -195,9 +200,19 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
                                 src_h = source_index(sh * i + dh * a, h, pads[0][0], padding_mode)
                                 src_w = source_index(sw * j + dw * b, w, pads[1][0], padding_mode)
                                 if src_h is not None and src_w is not None:
-                                    grad_weight[o, c, a, b] += g * x[n, c, src_h, src_w]
-                                    grad_x[n, c, src_h, src_w] += g * weight[o, c, a, b]
+                                    ci = input_channel(o, c, c_in, c_out, groups)
+                                    grad_weight[o, c, a, b] += g * x[n, ci, src_h, src_w]
+                                    grad_x[n, ci, src_h, src_w] += g * weight[o, c, a, b]
     return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
+
+
+def input_channel(o, c, c_in_per_group, c_out, groups):
+    """The channel of x that weight[o, c] multiplies: channel c of output channel o's group.
+
+    With ``groups`` groups, output channels ``g*C_out/groups .. (g+1)*C_out/groups - 1`` form group g,
+    which sees input channels ``g*C_in/groups ..``; ``c_in_per_group = weight.shape[1] = C_in/groups``.
+    """
+    return (o // (c_out // groups)) * c_in_per_group + c
 
 
 def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
@@ -250,13 +265,17 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return x[0] if unbatched else x
 
 
-def _arrays(x, weight, bias, nd):
+def _arrays(x, weight, bias, nd, groups):
     arrays = {"x": _as_real_array(x, "x", "naive"), "weight": _as_real_array(weight, "weight", "naive"),
               "bias": None if bias is None else _as_real_array(bias, "bias", "naive")}
     arrays = _common_float(arrays, "naive")
-    x = arrays["x"]
+    x, weight = arrays["x"], arrays["weight"]
     unbatched = x.ndim == nd + 1
-    return (x[None] if unbatched else x), arrays["weight"], arrays["bias"], unbatched
+    x = x[None] if unbatched else x
+    if groups < 1 or weight.shape[0] % groups or x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(f"naive: groups={groups} must divide C_out={weight.shape[0]}, and C_in={x.shape[1]} "
+                         f"must be weight.shape[1] * groups")
+    return x, weight, arrays["bias"], unbatched
 
 
 def _args2d(weight, stride, padding, dilation):

@@ -99,6 +99,7 @@ def correlate_on_thread(x_pad, weight, stride, dilation, out, image_groups):
     For a caller that shares a batch among threads itself, as conv2d and conv2d_backward do.
     """
     name = choose_method(weight.shape, stride).__name__
+    # the method's body, _im2col for correlate_by_im2col and so on (looked up by name: a test can watch it)
     globals()["_" + name[len("correlate_by_"):]](x_pad, weight, stride, dilation, out, image_groups)
 
 

@@ -74,7 +74,7 @@ def weight_gradient_on_thread(x_pad, grad_out, kernel_size, stride, dilation, im
     out_size, g = grad_out.shape[2:], grad_out
     if name != "weight_gradient_by_im2col":
         g = _engine.zero_stuffed(grad_out, stride, (0, 0), x_pad.shape[2:]) if upstream is None else upstream
-    inside = globals()["_weight_" + name[len("weight_gradient_by_"):]]  # the method's body
+    inside = globals()["_weight_" + name[len("weight_gradient_by_"):]]  # the method's body, found by name
     return inside(x_pad, g, tuple(kernel_size), stride, dilation, out_size, image_groups)
 
 

@@ -43,5 +43,16 @@ def test_animation_html_caption_is_shown_and_escaped():
     fig, anim = _animation([0.0, 1.0])
     page = animation_html(anim, caption='kernel <b> & "taps"').data
     plt.close(fig)
-    assert page.startswith('<figure role="group" aria-label="kernel &lt;b&gt; &amp; &quot;taps&quot;">')
-    assert page.endswith("<figcaption>kernel &lt;b&gt; &amp; &quot;taps&quot;</figcaption></figure>")
+    escaped = "kernel &lt;b&gt; &amp; &quot;taps&quot;"
+    assert page.startswith(f'<figure class="convgrad-animation" role="group" aria-label="{escaped}"')
+    assert page.endswith(f">{escaped}</figcaption></figure>")
+    assert f'alt="{escaped}"' in page  # the frames' alt text
+
+
+def test_animation_html_alt_text_without_a_caption():
+    pytest.importorskip("IPython")
+    fig, anim = _animation([0.0, 1.0])
+    page = animation_html(anim, alt="a line rising").data
+    plt.close(fig)
+    assert page.startswith('<div class="convgrad-animation" role="group" aria-label="a line rising"')
+    assert 'alt="a line rising"' in page and "<figcaption" not in page

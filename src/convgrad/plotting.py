@@ -77,12 +77,20 @@ def use_course_style():
     mpl.rcParams["animation.embed_limit"] = 40  # MB of inline frames allowed
 
 
-def animation_html(animation, fps=None, caption=None):
+# The player keeps its own light background and dark text: in the book's dark
+# theme an HTML output sits on a light panel, where the theme's light text
+# would be unreadable (WCAG asks for a contrast of 4.5:1; this is about 16:1).
+_PLAYER_STYLE = "background-color:#ffffff;color:#212121;margin:0;padding:0.25rem"
+_CAPTION_STYLE = "color:#212121"
+
+
+def animation_html(animation, fps=None, caption=None, alt=None):
     """Return an ``IPython.display.HTML`` that plays ``animation`` on the static site.
 
     animation: a ``matplotlib.animation.Animation``.
     fps:       frames per second; default the animation's own interval.
-    caption:   text shown under the player and given to screen readers as its label.
+    caption:   text shown under the player.
+    alt:       the frames' alt text and the player's label for screen readers (default: caption).
 
     Matplotlib's ``to_jshtml`` names its player with a random UUID; that name
     is replaced by a hash of the frames, so re-running an unchanged notebook
@@ -98,8 +106,16 @@ def animation_html(animation, fps=None, caption=None):
                            f"found {len(uuids)}")
     stable = hashlib.sha256(html.replace(uuids[0], "").encode()).hexdigest()[:32]
     html = html.replace(uuids[0], stable)
-    if caption is not None:
-        text = escape(caption)
-        html = (f'<figure role="group" aria-label="{text}">{html}'
-                f'<figcaption>{text}</figcaption></figure>')
-    return HTML(html)
+    alt = caption if alt is None else alt
+    label = ""
+    if alt is not None:
+        label = f' aria-label="{escape(alt)}"'
+        image = f'<img id="_anim_img{stable}">'
+        if html.count(image) != 1:
+            raise RuntimeError("unexpected to_jshtml output: expected one frame image")
+        html = html.replace(image, f'<img id="_anim_img{stable}" alt="{escape(alt)}">')
+    if caption is None:
+        return HTML(f'<div class="convgrad-animation" role="group"{label} '
+                    f'style="{_PLAYER_STYLE}">{html}</div>')
+    return HTML(f'<figure class="convgrad-animation" role="group"{label} style="{_PLAYER_STYLE}">'
+                f'{html}<figcaption style="{_CAPTION_STYLE}">{escape(caption)}</figcaption></figure>')

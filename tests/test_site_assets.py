@@ -39,7 +39,7 @@ def test_the_mathjax_copy_has_the_bundle_its_fonts_and_autoloaded_extensions():
 
 def test_animation_player_requests_nothing_from_outside():
     pytest.importorskip("IPython")
-    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=40)
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=40, layout="constrained")
     line = ax.plot([0, 1], [0, 0])[0]
     anim = FuncAnimation(fig, lambda v: line.set_ydata([0, v]), frames=[0.0, 1.0])
     page = animation_html(anim).data

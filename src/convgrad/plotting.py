@@ -84,6 +84,32 @@ _PLAYER_STYLE = "background-color:#ffffff;color:#212121;margin:0;padding:0.25rem
 _CAPTION_STYLE = "color:#212121"
 
 
+# Frames narrower than this are drawn at a higher resolution: the player shows
+# a frame at its pixel size, and at 640 px a figure's 10-point text is about
+# 18 px high, the size of the page's body text (a 4.8-inch figure at 55 dpi
+# gave 264-px frames with 7-px text).
+MIN_FRAME_WIDTH_PX = 640
+
+
+def _legible(fig):
+    """Raise ``fig``'s resolution so that its frames are at least MIN_FRAME_WIDTH_PX wide."""
+    needed = MIN_FRAME_WIDTH_PX / fig.get_figwidth()
+    if fig.dpi < needed:
+        fig.set_dpi(needed)
+
+
+def _check_nothing_clipped(fig):
+    """Raise if the frame last drawn has text or axes outside the figure (a cut title)."""
+    inside, drawn = fig.bbox, fig.get_tightbbox().transformed(fig.dpi_scale_trans)
+    slack = 1.0  # pixels
+    if (drawn.x0 < inside.x0 - slack or drawn.y0 < inside.y0 - slack
+            or drawn.x1 > inside.x1 + slack or drawn.y1 > inside.y1 + slack):
+        raise ValueError(
+            "the animation draws outside its figure, so part of a frame is cut off "
+            f"(drawn {drawn.bounds}, figure {inside.bounds} px): set the titles and labels "
+            "before fig.tight_layout(), or create the figure with layout='constrained'")
+
+
 def animation_html(animation, fps=None, caption=None, alt=None):
     """Return an ``IPython.display.HTML`` that plays ``animation`` on the static site.
 
@@ -92,14 +118,22 @@ def animation_html(animation, fps=None, caption=None, alt=None):
     caption:   text shown under the player.
     alt:       the frames' alt text and the player's label for screen readers (default: caption).
 
+    Frames are drawn at least ``MIN_FRAME_WIDTH_PX`` wide (the figure's dpi is
+    raised if needed), so their text reads at the page's size; a frame drawing
+    text outside the figure (a title cut at the top) raises ``ValueError``.
     Matplotlib's ``to_jshtml`` names its player with a random UUID; that name
     is replaced by a hash of the frames, so re-running an unchanged notebook
     stores byte-identical output. Its buttons' Font Awesome icons (a CDN
     stylesheet) become inline SVG, so the page loads nothing from outside.
+    To number the caption like the book's other figures, give it in the
+    cell's ``mystnb.figure`` metadata and pass only ``alt`` here.
     """
     from IPython.display import HTML
 
+    fig = animation._fig  # matplotlib keeps the animated figure here (no public accessor)
+    _legible(fig)
     html = _inline_icons(animation.to_jshtml(fps=fps, default_mode="once"))
+    _check_nothing_clipped(fig)
     uuids = sorted(set(re.findall(r"_anim_img([0-9a-f]{32})", html)))
     if len(uuids) != 1:
         raise RuntimeError("unexpected to_jshtml output: expected one player id, "

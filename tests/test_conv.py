@@ -12,10 +12,9 @@ from hypothesis import given, settings, strategies as st
 from convgrad import naive
 from convgrad.conv import conv1d, conv1d_backward, conv2d, conv2d_backward
 from convgrad.functional import conv1d as functional_conv1d, conv2d as functional_conv2d
+from conv_checks import BACKWARD, FORWARD, assert_matches_pytorch, close
 
 MODES = ["zeros", "reflect", "replicate", "circular"]
-FORWARD = {1: conv1d, 2: conv2d}
-BACKWARD = {1: conv1d_backward, 2: conv2d_backward}
 NAIVE_FORWARD = {1: naive.conv1d, 2: naive.conv2d}
 NAIVE_BACKWARD = {1: naive.conv1d_backward, 2: naive.conv2d_backward}
 
@@ -70,12 +69,6 @@ def make_case(seed, nd, max_size=7, max_channels=3, dtype=np.float64):
     kwargs = dict(stride=unpack(s), padding=padding if isinstance(padding, str) else unpack(padding),
                   dilation=unpack(d), padding_mode=mode)
     return x, weight, bias, kwargs
-
-
-def close(a, b, dtype=np.float64):
-    tol = 1e-10 if dtype == np.float64 else 2e-4
-    scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
-    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol * scale)
 
 
 # --- (a) against the plain loops --------------------------------------------------------------------
@@ -352,26 +345,7 @@ def test_same_padding_keeps_the_size_and_puts_the_extra_row_on_the_right(k, d):
 def test_matches_pytorch(seed, nd, dtype):
     torch = pytest.importorskip("torch")
     x, weight, bias, kw = make_case(seed + 2000, nd, max_size=10, max_channels=4, dtype=dtype)
-    module = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}[nd](
-        weight.shape[1], weight.shape[0], weight.shape[2:], stride=kw["stride"], padding=kw["padding"],
-        dilation=kw["dilation"], padding_mode=kw["padding_mode"], bias=bias is not None,
-        dtype=torch.float64 if dtype == np.float64 else torch.float32)
-    with torch.no_grad():
-        module.weight.copy_(torch.from_numpy(weight))
-        if bias is not None:
-            module.bias.copy_(torch.from_numpy(bias))
-    x_t = torch.from_numpy(x).requires_grad_(True)
-    out_t = module(x_t)
-    grad_out = np.random.default_rng(seed).standard_normal(tuple(out_t.shape)).astype(dtype)
-    out_t.backward(torch.from_numpy(grad_out))
-
-    out = FORWARD[nd](x, weight, bias, **kw)
-    grad_x, grad_weight, grad_bias = BACKWARD[nd](grad_out, x, weight, **kw)
-    assert close(out, out_t.detach().numpy(), dtype)
-    assert close(grad_x, x_t.grad.numpy(), dtype)
-    assert close(grad_weight, module.weight.grad.numpy(), dtype)
-    if bias is not None:
-        assert close(grad_bias, module.bias.grad.numpy(), dtype)
+    assert_matches_pytorch(torch, nd, x, weight, bias, kw, seed, dtype)
 
 
 # --- (f) bad input -------------------------------------------------------------------------------------

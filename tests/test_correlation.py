@@ -17,20 +17,6 @@ EXACT = [name for name in METHODS if name != "fft"]
 EXACT_WEIGHT = [name for name in WEIGHT_GRADIENT_METHODS if name != "fft"]
 
 
-@pytest.fixture
-def threads():
-    before = _threads._state["threads"]
-    yield
-    _threads._state["threads"] = before
-    _threads._state["pool"] = None
-
-
-@pytest.fixture
-def one_image_per_group(monkeypatch):
-    monkeypatch.setattr(_threads, "_GROUP_WORK", 1)
-    monkeypatch.setattr(_threads, "_SMALL_GROUP_WORK", 1)
-
-
 def random_case(seed, integers=True):
     """x_pad (N, C, Hp, Wp), weight (O, C, kh, kw), grad_out and the stride and dilation of a random valid case.
 

@@ -7,9 +7,7 @@ import pytest
 import convgrad
 from convgrad import _threads, naive
 from convgrad.conv import conv1d, conv1d_backward, conv2d, conv2d_backward
-
-FORWARD = {1: conv1d, 2: conv2d}
-BACKWARD = {1: conv1d_backward, 2: conv2d_backward}
+from conv_checks import BACKWARD, FORWARD, assert_matches_pytorch, close
 NAIVE_FORWARD = {1: naive.conv1d, 2: naive.conv2d}
 NAIVE_BACKWARD = {1: naive.conv1d_backward, 2: naive.conv2d_backward}
 MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -34,12 +32,6 @@ def grouped_case(seed, nd, dtype=np.float64):
     weight = rng.standard_normal((c_out, per_in) + k).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype) if seed % 2 else None
     return x, weight, bias, dict(stride=s, padding=padding, dilation=d, padding_mode=mode, groups=groups)
-
-
-def close(a, b, dtype=np.float64):
-    tol = 1e-10 if dtype == np.float64 else 2e-4
-    scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
-    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("nd", [1, 2])
@@ -104,18 +96,8 @@ def test_unbatched_and_float32_grouped():
     assert [g.shape for g in grads] == [(4, 12), (6, 2, 3), (6,)] and all(g.dtype == np.float32 for g in grads)
 
 
-@pytest.fixture
-def threads(monkeypatch):
-    before = _threads._state["threads"]
-    monkeypatch.setattr(_threads, "_GROUP_WORK", 1)
-    monkeypatch.setattr(_threads, "_SMALL_GROUP_WORK", 1)
-    yield
-    _threads._state["threads"] = before
-    _threads._state["pool"] = None
-
-
 @pytest.mark.parametrize("groups, c_in, c_out", [(2, 4, 6), (3, 3, 3), (4, 4, 8)])
-def test_grouped_bits_do_not_depend_on_the_threads(threads, groups, c_in, c_out):
+def test_grouped_bits_do_not_depend_on_the_threads(threads, one_image_per_group, groups, c_in, c_out):
     rng = np.random.default_rng(groups)
     x, weight = rng.standard_normal((5, c_in, 9, 8)), rng.standard_normal((c_out, c_in // groups, 3, 3))
     results = []
@@ -136,26 +118,7 @@ def test_grouped_bits_do_not_depend_on_the_threads(threads, groups, c_in, c_out)
 def test_grouped_matches_pytorch(seed, nd, dtype):
     torch = pytest.importorskip("torch")
     x, weight, bias, kw = grouped_case(seed + 500, nd, dtype)
-    module = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d}[nd](
-        x.shape[1], weight.shape[0], weight.shape[2:], stride=kw["stride"], padding=kw["padding"],
-        dilation=kw["dilation"], groups=kw["groups"], padding_mode=kw["padding_mode"], bias=bias is not None,
-        dtype=torch.float64 if dtype == np.float64 else torch.float32)
-    with torch.no_grad():
-        module.weight.copy_(torch.from_numpy(weight))
-        if bias is not None:
-            module.bias.copy_(torch.from_numpy(bias))
-    x_t = torch.from_numpy(x).requires_grad_(True)
-    out_t = module(x_t)
-    grad_out = np.random.default_rng(seed).standard_normal(tuple(out_t.shape)).astype(dtype)
-    out_t.backward(torch.from_numpy(grad_out))
-
-    out = FORWARD[nd](x, weight, bias, **kw)
-    grad_x, grad_weight, grad_bias = BACKWARD[nd](grad_out, x, weight, **kw)
-    assert close(out, out_t.detach().numpy(), dtype)
-    assert close(grad_x, x_t.grad.numpy(), dtype)
-    assert close(grad_weight, module.weight.grad.numpy(), dtype)
-    if bias is not None:
-        assert close(grad_bias, module.bias.grad.numpy(), dtype)
+    assert_matches_pytorch(torch, nd, x, weight, bias, kw, seed, dtype)
 
 
 def test_depthwise_matches_pytorch_functional():

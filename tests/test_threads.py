@@ -11,22 +11,6 @@ from convgrad import _engine, _threads, naive
 from convgrad.conv import conv1d, conv1d_backward, conv2d, conv2d_backward
 
 
-@pytest.fixture
-def threads():
-    """Restore the thread count a test changes."""
-    before = _threads._state["threads"]
-    yield
-    _threads._state["threads"] = before
-    _threads._state["pool"] = None
-
-
-@pytest.fixture
-def one_image_per_group(monkeypatch):
-    """Split every batch into groups of one image, so that a small test has many groups to share."""
-    monkeypatch.setattr(_threads, "_GROUP_WORK", 1)
-    monkeypatch.setattr(_threads, "_SMALL_GROUP_WORK", 1)
-
-
 def _blas_threads():
     return sorted((info["filepath"], info["num_threads"]) for info in threadpool_info() if info["user_api"] == "blas")
 

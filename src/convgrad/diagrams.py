@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.patches import Rectangle
 
-from ._args import _int_tuple, _is_int
+from ._args import _int_tuple, _is_int, _output_size
 
 __all__ = ["output_shape", "footprint", "unread_indices", "draw_conv2d", "sliding_animation"]
 
@@ -73,7 +73,7 @@ def output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1):
             raise ValueError(f"the dilated kernel spans {span} pixels along {name}, more than the padded "
                              f"input's {padded} (input_size={input_size}, kernel_size={kernel_size}, "
                              f"padding={padding}, dilation={dilation})")
-        shape.append((padded - span) // s[axis] + 1)
+        shape.append(_output_size(size[axis], k[axis], s[axis], d[axis], p[axis], p[axis]))
     return tuple(shape)
 
 

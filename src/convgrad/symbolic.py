@@ -20,7 +20,7 @@ between the entries of a matrix, the step a strided backward pass needs.
 import numpy as np
 import sympy as sp
 
-from ._args import _int_tuple, _is_int
+from ._args import _int_tuple, _is_int, _output_size
 
 __all__ = ["assert_identity", "vec", "signal", "kernel", "image", "images", "kernels",
            "conv1d_sum", "conv2d_sum", "conv2d_channels_sum", "dilate"]
@@ -369,7 +369,7 @@ def _out_size(n, m, p, s, d, input_name, kernel_name):
     if span > n + 2 * p:
         what = f"size {m}" if d == 1 else f"size {m}, dilation {d}, span {span}"
         raise ValueError(f"{kernel_name} ({what}) is larger than the padded {input_name} (size {n} + 2*{p})")
-    return (n + 2 * p - span) // s + 1
+    return _output_size(n, m, s, d, p, p)
 
 
 def _count(value, name):

@@ -33,7 +33,7 @@ only 0s and 1s and return integer NumPy arrays.
 import numpy as np
 import sympy as sp
 
-from ._args import _int_tuple
+from ._args import _int_tuple, _output_size
 
 __all__ = ["convolution_matrix", "toeplitz_basis", "kernel_embedding", "conv2d_matrix", "conv2d_correlation_matrix"]
 
@@ -235,11 +235,10 @@ def conv2d_correlation_matrix(k, input_shape, stride=1, padding=0, dilation=1):
     (sh, sw), (ph, pw), (dh, dw) = (_int_tuple(stride, 2, "stride", 1), _int_tuple(padding, 2, "padding", 0),
                                     _int_tuple(dilation, 2, "dilation", 1))
     kh, kw = k.shape
-    Ho, Wo = (n + 2 * p - d * (m - 1) - 1 for n, p, d, m in ((H, ph, dh, kh), (W, pw, dw, kw)))
-    if Ho < 0 or Wo < 0:
+    if dh * (kh - 1) + 1 > H + 2 * ph or dw * (kw - 1) + 1 > W + 2 * pw:
         raise ValueError(f"the kernel {k.shape} with dilation {(dh, dw)} is larger than the input {(H, W)} "
                          f"padded by {(ph, pw)}")
-    Ho, Wo = Ho // sh + 1, Wo // sw + 1
+    Ho, Wo = _output_size(H, kh, sh, dh, ph, ph), _output_size(W, kw, sw, dw, pw, pw)
 
     # index[output, input] = flat kernel position linking them, -1 for none; distinct taps
     # land on distinct inputs, so each place holds at most one kernel entry.

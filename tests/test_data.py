@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from convgrad.data import salt_and_pepper, sample_points, sinusoids_1d
+from convgrad.data import images_2d, salt_and_pepper, sample_points, sinusoids_1d
 
 
 # --- sinusoids_1d ------------------------------------------------------------
@@ -140,3 +140,65 @@ def test_noise_rejects_empty_input_and_non_generators():
         salt_and_pepper(np.ones((0, 5)), 0.1, np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         salt_and_pepper(np.ones((2, 5)), 0.1, 123)
+
+
+# --- images_2d ---------------------------------------------------------------
+
+def test_images_shape_range_and_determinism():
+    a = images_2d(20, 32, np.random.default_rng(0))
+    assert a.shape == (20, 32, 32) and a.dtype == np.float64
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    np.testing.assert_array_equal(a, images_2d(20, 32, np.random.default_rng(0)))
+    assert not np.array_equal(a, images_2d(20, 32, np.random.default_rng(1)))
+    assert images_2d(3, (16, 24), np.random.default_rng(0)).shape == (3, 16, 24)
+
+
+def test_images_match_their_formula():
+    imgs, p = images_2d(30, (20, 28), np.random.default_rng(2), return_params=True)
+    x, y = np.linspace(0, 2 * np.pi, 28), np.linspace(0, 2 * np.pi, 20)
+    rows, cols = np.arange(20)[:, None], np.arange(28)[None, :]
+    for i in range(30):
+        expected = 0.5 + 0.25 * np.sin(p["fx"][i] * x[None, :] + p["phase_x"][i]) * np.cos(
+            p["fy"][i] * y[:, None] + p["phase_y"][i])
+        for cx, cy, r, colour in p["discs"][i]:
+            expected = np.where((cols - cx) ** 2 + (rows - cy) ** 2 <= r ** 2, colour, expected)
+        np.testing.assert_allclose(imgs[i], expected, atol=1e-12)
+
+
+def test_image_parameters_lie_in_their_ranges():
+    imgs, p = images_2d(500, 32, np.random.default_rng(3), return_params=True)
+    for key in ("fx", "fy"):
+        assert 0.5 <= p[key].min() and p[key].max() <= 2.0
+    for key in ("phase_x", "phase_y"):
+        assert 0.0 <= p[key].min() and p[key].max() <= 2 * np.pi
+    counts = [len(d) for d in p["discs"]]
+    assert set(counts) == {2, 3, 4, 5}
+    radii = {r for d in p["discs"] for _, _, r, _ in d}
+    colours = {c for d in p["discs"] for _, _, _, c in d}
+    centres = np.array([(cx, cy) for d in p["discs"] for cx, cy, _, _ in d])
+    assert radii == {4, 5, 6, 7} and colours == {0.0, 1.0}
+    assert centres.min() == 0 and centres.max() == 31
+    # pixels away from every disc keep the background, which lies in [0.25, 0.75]
+    assert np.all((imgs == 0) | (imgs == 1) | ((imgs >= 0.25) & (imgs <= 0.75)))
+
+
+@pytest.mark.parametrize("kwargs", [dict(num=0, size=8), dict(num=2, size=0), dict(num=2, size=(8,)),
+                                    dict(num=2, size=8, discs=(3, 2)), dict(num=2, size=8, radius=(1.5, 3)),
+                                    dict(num=2, size=8, frequency=(2, 1))])
+def test_images_reject_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        images_2d(rng=np.random.default_rng(0), **kwargs)
+
+
+def test_images_need_a_generator():
+    with pytest.raises(TypeError, match="Generator"):
+        images_2d(2, 8, 0)
+
+
+def test_image_noise_as_in_the_reference():
+    imgs = images_2d(50, 32, np.random.default_rng(4))
+    z, salt, pepper = salt_and_pepper(imgs, 0.1, np.random.default_rng(5), salt=1.0, pepper=0.0,
+                                      return_masks=True)
+    assert np.all(z[salt] == 1.0) and np.all(z[pepper] == 0.0)
+    np.testing.assert_array_equal(z[~(salt | pepper)], imgs[~(salt | pepper)])
+    assert abs((salt | pepper).mean() - 0.1) < 0.006

@@ -1,4 +1,4 @@
-"""Synthetic data for the denoising experiments: random sinusoids and salt-and-pepper noise.
+"""Synthetic data for the denoising experiments: random sinusoids, random images, salt-and-pepper noise.
 
 The settings follow the reference program of the 1-D denoising chapter
 (DoKu88/simpleNeuralNet, ``1D_convolution.py``): curves of ``length`` samples
@@ -6,6 +6,10 @@ on ``[0, 2*pi]`` (both ends included), amplitude and angular frequency uniform
 in ``[0.5, 3]``, phase uniform in ``[0, 2*pi]``, each curve a sine or a cosine
 with probability 1/2; noise replaces a fraction of the samples by the curve's
 own maximum ("salt") or minimum ("pepper").
+
+The 2-D images (:func:`images_2d`) follow the reference program of the 2-D
+denoising chapter (``2D_convolution.py`` in the same repository): a smooth
+sinusoidal background with a few black or white discs.
 
 Every function takes a ``numpy.random.Generator``; the same seed gives the
 same arrays.
@@ -15,7 +19,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["sample_points", "sinusoids_1d", "salt_and_pepper"]
+__all__ = ["sample_points", "sinusoids_1d", "images_2d", "salt_and_pepper"]
 
 
 def sample_points(length, start=0.0, stop=2 * np.pi):
@@ -83,6 +87,90 @@ def sinusoids_1d(num, length, rng, *, amplitude=(0.5, 3.0), frequency=(0.5, 3.0)
     if return_params:
         return g, {"kind": kind, "amplitude": amp, "frequency": freq, "phase": phase}
     return g
+
+
+def images_2d(num, size, rng, *, frequency=(0.5, 2.0), discs=(2, 5), radius=(4, 7), return_params=False):
+    """``num`` random grayscale images in ``[0, 1]``: a sinusoidal background and a few discs.
+
+    On the grid ``X[r, c] = x_c``, ``Y[r, c] = y_r`` with ``x = linspace(0, 2*pi, W)`` and
+    ``y = linspace(0, 2*pi, H)`` (both ends included; ``c`` is the column, ``r`` the row), image
+    ``i`` (0-indexed) starts as::
+
+        0.5 + 0.25 * sin(fx_i * X + phx_i) * cos(fy_i * Y + phy_i)
+
+    with ``fx_i, fy_i ~ U[frequency]`` and the phases ``phx_i, phy_i ~ U[0, 2*pi]``. Then
+    ``K_i`` discs, ``K_i`` uniform on the integers ``discs[0] .. discs[1]``, are painted in
+    turn (a later disc covers an earlier one): centre column and row uniform on
+    ``0 .. W-1`` and ``0 .. H-1``, radius uniform on the integers ``radius[0] .. radius[1]``,
+    every pixel with ``(c - cx)**2 + (r - cy)**2 <= radius**2`` set to 0 or 1 (probability
+    1/2 each). Finally the image is clipped to ``[0, 1]`` (the background already lies in
+    ``[0.25, 0.75]``, so the clip changes nothing; it is kept because the reference has it).
+
+    The random numbers are drawn in the reference program's order (per image: fx, fy, phx,
+    phy, K, then per disc cx, cy, radius, colour). Its radius is drawn from
+    ``H // 8 .. H // 4 - 1``, which is the default ``(4, 7)`` for 32 x 32 images.
+
+    Parameters
+    ----------
+    num : int >= 1
+        Number of images.
+    size : int >= 1 or (H, W)
+        Image size; an int means square images.
+    rng : numpy.random.Generator
+    frequency : (low, high)
+        Range of the uniform angular frequencies fx, fy.
+    discs, radius : (low, high) of ints, both ends included
+        Number of discs per image and their radii.
+    return_params : bool
+        Also return the drawn background parameters.
+
+    Returns
+    -------
+    images : ndarray, shape ``(num, H, W)``, float64, values in ``[0, 1]``
+    params : dict, only if ``return_params``
+        ``"fx", "fy", "phase_x", "phase_y"``: arrays ``(num,)``; ``"discs"``: a list of
+        ``num`` lists of ``(cx, cy, radius, colour)`` tuples, in painting order.
+
+    Raises
+    ------
+    ValueError
+        ``num < 1``, a bad size, or a range with ``low > high`` (or negative ints).
+    TypeError
+        ``rng`` is not a ``numpy.random.Generator``.
+    """
+    num = _count(num, "num", minimum=1)
+    if isinstance(size, Integral) and not isinstance(size, bool):
+        size = (size, size)
+    try:
+        height, width = (_count(v, "size", minimum=1) for v in size)
+    except TypeError:
+        raise ValueError(f"size must be an int >= 1 or a pair (H, W), got {size!r}") from None
+    rng = _generator(rng)
+    f_lo, f_hi = _interval(frequency, "frequency")
+    k_lo, k_hi = _int_interval(discs, "discs")
+    r_lo, r_hi = _int_interval(radius, "radius")
+    X, Y = np.meshgrid(np.linspace(0, 2 * np.pi, width), np.linspace(0, 2 * np.pi, height))
+    rows, cols = np.ogrid[:height, :width]
+    images = np.empty((num, height, width))
+    params = {"fx": np.empty(num), "fy": np.empty(num), "phase_x": np.empty(num),
+              "phase_y": np.empty(num), "discs": []}
+    for i in range(num):
+        fx, fy = rng.uniform(f_lo, f_hi), rng.uniform(f_lo, f_hi)
+        phx, phy = rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)
+        img = 0.5 + 0.25 * np.sin(fx * X + phx) * np.cos(fy * Y + phy)
+        painted = []
+        for _ in range(rng.integers(k_lo, k_hi + 1)):
+            cx, cy = rng.integers(0, width), rng.integers(0, height)
+            r = rng.integers(r_lo, r_hi + 1)
+            colour = rng.choice([0.0, 1.0])
+            img = np.where((cols - cx) ** 2 + (rows - cy) ** 2 <= r ** 2, colour, img)
+            painted.append((int(cx), int(cy), int(r), float(colour)))
+        images[i] = np.clip(img, 0.0, 1.0)
+        params["fx"][i], params["fy"][i], params["phase_x"][i], params["phase_y"][i] = fx, fy, phx, phy
+        params["discs"].append(painted)
+    if return_params:
+        return images, params
+    return images
 
 
 def salt_and_pepper(x, fraction, rng, *, axis=-1, salt=None, pepper=None, return_masks=False):
@@ -164,3 +252,13 @@ def _interval(pair, name):
     if low > high:
         raise ValueError(f"{name} must have low <= high, got {pair!r}")
     return low, high
+
+
+def _int_interval(pair, name):
+    try:
+        low, high = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair of ints (low, high), got {pair!r}") from None
+    if not all(isinstance(v, Integral) and not isinstance(v, bool) for v in (low, high)) or not 0 <= low <= high:
+        raise ValueError(f"{name} must be ints with 0 <= low <= high, got {pair!r}")
+    return int(low), int(high)

@@ -6,12 +6,22 @@ message speaks of the shapes the caller passed.
 
 from collections import namedtuple
 
+import numpy as np
+
 from ._args import (_as_real_array, _check_at_least, _check_padding_mode, _common_float, _conv_padding, _is_int,
                     _ntuple, _output_size)
 from .padding import pad_limit_violation
 
 # The normalised arguments of one convolution, always in 2-D form.
 Spec = namedtuple("Spec", "stride dilation padding mode kernel_size out_size groups")
+
+
+# The Spec of every argument combination already checked, keyed by everything the checks read (the
+# arrays' types, shapes and dtypes, the options' exact types and values). A training loop calls the
+# same convolution thousands of times: checking once saves tens of microseconds per call, which is
+# most of a small image's time. Bounded, so that a sweep over many shapes cannot grow it forever.
+_checked = {}
+_CHECKED_MAX = 512
 
 
 def prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, padding_mode, groups=1):
@@ -21,6 +31,57 @@ def prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, pad
     (x, weight, bias, grad_out, spec, unbatched) with x (N, C_in, H, W),
     weight (C_out, C_in/groups, kh, kw), grad_out (N, C_out, H_out, W_out) or None.
     """
+    key = _key(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, padding_mode, groups)
+    if key is not None:
+        known = _checked.get(key)
+        if known is not None:
+            spec, unbatched = known
+            return _lifted(nd, x, weight, bias, grad_out, spec, unbatched)
+    prepared = _prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, padding_mode, groups)
+    if key is not None:
+        if len(_checked) >= _CHECKED_MAX:
+            _checked.clear()
+        _checked[key] = prepared[4:]
+    return prepared
+
+
+def _key(fname, nd, x, weight, bias, grad_out, *options):
+    """The cache key of a call whose arrays are float ndarrays of one dtype and whose options are plain
+    ints, strings or tuples of ints (so that no two different arguments compare equal: no bools, no
+    floats, no lists); None (check it in full) for anything else."""
+    if type(x) is not np.ndarray or type(weight) is not np.ndarray:
+        return None
+    dtype = x.dtype
+    if dtype.kind != "f" or weight.dtype != dtype:
+        return None
+    key = [fname, nd, dtype, x.shape, weight.shape]
+    for array in (bias, grad_out):
+        if array is None:
+            key.append(None)
+        elif type(array) is not np.ndarray or array.dtype != dtype:
+            return None
+        else:
+            key.append(array.shape)
+    for option in options:
+        kind = type(option)
+        if kind is not int and kind is not str and not (kind is tuple and all(type(v) is int for v in option)):
+            return None
+    return tuple(key) + options
+
+
+def _lifted(nd, x, weight, bias, grad_out, spec, unbatched):
+    """What :func:`_prepare` returns for arrays it has already checked: batched, and 1-D lifted to 2-D."""
+    if unbatched:
+        x = x[None]
+        grad_out = None if grad_out is None else grad_out[None]
+    if nd == 1:
+        x, weight = x[:, :, None, :], weight[:, :, None, :]
+        grad_out = None if grad_out is None else grad_out[:, :, None, :]
+    return x, weight, bias, grad_out, spec, unbatched
+
+
+def _prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, padding_mode, groups):
+    """:func:`prepare`'s checks, in full."""
     layout = {1: "L", 2: "H, W"}[nd]
     kernel = {1: "k", 2: "kh, kw"}[nd]
     x = _as_real_array(x, "x", fname)

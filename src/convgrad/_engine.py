@@ -38,11 +38,19 @@ def blocks(first, last, rows, row_elements):
     return [(slice(i, min(i + images, last)), slice(0, rows)) for i in range(first, last, images)]
 
 
+# A job of fewer multiply-adds runs on the calling thread without holding the BLAS to one thread:
+# OpenBLAS does not split a product that small anyway, and setting and restoring the limit costs
+# more (about 20 microseconds) than a small image's whole convolution.
+_UNTHREADED_WORK = 1 << 18
+
+
 def run(work, n_images, work_per_image):
     """Call ``work(first, last, groups)`` for runs of image groups on convgrad's threads; concatenate its lists.
 
     ``groups`` are the run's image groups counted from its first image ``first``.
     """
+    if 0 < n_images * work_per_image < _UNTHREADED_WORK:  # one group (image_groups makes no more)
+        return work(0, n_images, [(0, n_images)])
     def chunk(groups):
         first, last = groups[0][0], groups[-1][1]
         return work(first, last, [(start - first, stop - first) for start, stop in groups])

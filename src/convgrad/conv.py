@@ -36,13 +36,16 @@ import math
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _small
 from ._conv_args import prepare, prepare_backward
-from .correlation import correlate_on_thread
+from .correlation import FFT_TAPS, correlate_on_thread
 from .padding import pad_backward
 from .weight_gradient import weight_gradient_on_thread
 
 __all__ = ["conv1d", "conv2d", "conv1d_backward", "conv2d_backward"]
+
+# output_mask's default: all three gradients
+_ALL_GRADIENTS = (True, True, True)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
@@ -129,13 +132,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     return out[0] if unbatched else out
 
 
-def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
+def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1,
+                    output_mask=_ALL_GRADIENTS):
     """Gradients of :func:`conv1d` with respect to x, weight and bias.
 
     Parameters
     ----------
     grad_out : ``(N, C_out, L_out)`` (``(C_out, L_out)`` if x is unbatched), dL/dout.
     x, weight, stride, padding, dilation, padding_mode, groups : as given to :func:`conv1d`.
+    output_mask : three bools, which of (grad_x, grad_weight, grad_bias) to compute (PyTorch's name in
+        ``torch.ops.aten.convolution_backward``); the others are returned as None. An autograd
+        engine passes which inputs need a gradient: nobody needs the first layer's grad_x.
 
     Returns
     -------
@@ -153,18 +160,23 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
     """
     grad_out, x, weight, spec, unbatched = prepare_backward("conv1d_backward", 1, grad_out, x, weight,
                                                             stride, padding, dilation, padding_mode, groups)
-    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec)
-    grad_x, grad_weight = grad_x[:, :, 0, :], grad_weight[:, :, 0, :]
-    return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
+    mask = _output_mask(output_mask, "conv1d_backward")
+    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec, mask)
+    if grad_x is not None:
+        grad_x = grad_x[0, :, 0, :] if unbatched else grad_x[:, :, 0, :]
+    return grad_x, (None if grad_weight is None else grad_weight[:, :, 0, :]), grad_bias
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1,
+                    output_mask=_ALL_GRADIENTS):
     """Gradients of :func:`conv2d` with respect to x, weight and bias.
 
     Parameters
     ----------
     grad_out : ``(N, C_out, H_out, W_out)`` (no N if x is unbatched), dL/dout.
     x, weight, stride, padding, dilation, padding_mode, groups : as given to :func:`conv2d`.
+    output_mask : three bools, which of (grad_x, grad_weight, grad_bias) to compute (PyTorch's name in
+        ``torch.ops.aten.convolution_backward``); the others are returned as None.
 
     Returns
     -------
@@ -186,8 +198,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
     """
     grad_out, x, weight, spec, unbatched = prepare_backward("conv2d_backward", 2, grad_out, x, weight,
                                                             stride, padding, dilation, padding_mode, groups)
-    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec)
-    return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
+    mask = _output_mask(output_mask, "conv2d_backward")
+    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec, mask)
+    return (grad_x[0] if unbatched and grad_x is not None else grad_x), grad_weight, grad_bias
 
 
 # --- the derivation (2-D, batched, validated arrays) ----------------------------------------------
@@ -199,12 +212,21 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 def _forward(x, weight, bias, spec):
     """out = correlate(pad(x), weight) + bias, group of channels by group."""
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
+    groups = _channel_groups(spec.groups, x.shape[1], weight.shape[0])
     if weight.size == 0:  # no input channels: every sum is empty
         out[...] = 0
+    elif _is_small(x.shape[0], weight, spec):
+        x_pad = _small.padded(x, spec.padding, spec.mode)
+        if spec.groups == 1:
+            _small.correlate(x_pad, weight, spec.stride, spec.dilation, out)
+        else:
+            for inputs, outputs in groups:
+                _small.correlate(_contiguous(x_pad, inputs), weight[outputs], spec.stride, spec.dilation,
+                                 out[:, outputs])
     else:
         def forward(first, last, image_groups):  # images first..last-1, on one thread
             x_pad = _engine.padded(x[first:last], spec.padding, spec.mode)
-            for inputs, outputs in _channel_groups(spec.groups, x.shape[1], weight.shape[0]):
+            for inputs, outputs in groups:
                 correlate_on_thread(_contiguous(x_pad, inputs), weight[outputs], spec.stride, spec.dilation,
                                     out[first:last, outputs], image_groups)
             return []
@@ -214,39 +236,95 @@ def _forward(x, weight, bias, spec):
     return out
 
 
-def _backward(grad_out, x, weight, spec):
-    """(dL/dx, dL/dweight, dL/dbias) by chapter 8's three formulas, group of channels by group."""
+def _backward(grad_out, x, weight, spec, mask=(True, True, True)):
+    """(dL/dx, dL/dweight, dL/dbias) by chapter 8's three formulas, group of channels by group;
+    None for those ``mask`` leaves out."""
+    need_x, need_weight, need_bias = mask
+    # dL/dbias[o] = sum_{n, i, j} g[n, o, i, j]: bias[o] is added at every output position.
+    # (Summed image group by image group below when the batch is shared among threads.)
     if weight.size == 0:  # no input channels: x reaches no output
-        return np.zeros_like(x), np.zeros_like(weight), grad_out.sum(axis=(0, 2, 3))
+        return (np.zeros_like(x) if need_x else None, np.zeros_like(weight) if need_weight else None,
+                grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
     groups = _channel_groups(spec.groups, x.shape[1], weight.shape[0])
     crop_first = _crop_first(spec)
-    grad_x = np.empty(x.shape if crop_first else x.shape[:2] + _padded_size(x.shape[2:], spec), dtype=x.dtype)
+    grad_x = None
+    if need_x:
+        grad_x = np.empty(x.shape if crop_first else x.shape[:2] + _padded_size(x.shape[2:], spec), dtype=x.dtype)
+    if _is_small(x.shape[0], weight, spec):
+        grad_weight, grad_bias = _small_backward(grad_out, x, weight, spec, groups, grad_x, mask)
+    else:
+        grad_weight, grad_bias = _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask)
+    # dL/dx = the padding's adjoint applied to dL/dx_pad (narrow zero padding: g_full made it a crop already).
+    if need_x and not crop_first:
+        grad_x = pad_backward(grad_x, _engine.flat_padding(spec.padding), spec.mode)
+    return grad_x, grad_weight, grad_bias
+
+
+def _small_backward(grad_out, x, weight, spec, groups, grad_x, mask):
+    """The three formulas for a small job, each one product (``_small``); dL/dx_pad written into grad_x."""
+    need_x, need_weight, need_bias = mask
+    if need_x:
+        g_full, _ = _upstream_grids(grad_out, x.shape[2:], spec)
+        for inputs, outputs in groups:
+            _small.correlate(_contiguous(g_full, outputs), _turned(weight[outputs]), (1, 1), spec.dilation,
+                             grad_x[:, inputs])
+    grad_weight = None
+    if need_weight:
+        x_pad = _small.padded(x, spec.padding, spec.mode)
+        grad_weight = _stacked([_small.weight_gradient(_contiguous(x_pad, inputs), grad_out[:, outputs],
+                                                       spec.kernel_size, spec.stride, spec.dilation)
+                                for inputs, outputs in groups])
+    return grad_weight, (grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
+
+
+def _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask):
+    """The three formulas, the batch shared among threads; dL/dx_pad written into grad_x."""
+    need_x, need_weight, need_bias = mask
 
     def backward(first, last, image_groups):  # images first..last-1, on one thread
         g = grad_out[first:last]
         # dL/dx_pad = g (zero-stuffed by the stride, zero-padded by d*(k-1)) correlated with the kernel
         # turned by 180 degrees, C_in and C_out swapped: the full convolution of g with the kernel.
-        g_full, g_on_x_pad = _upstream_grids(g, x.shape[2:], spec)
-        for inputs, outputs in groups:
-            correlate_on_thread(_contiguous(g_full, outputs), _turned(weight[outputs]), (1, 1), spec.dilation,
-                                grad_x[first:last, inputs], image_groups)
+        g_on_x_pad = None
+        if need_x or need_weight:
+            g_full, g_on_x_pad = _upstream_grids(g, x.shape[2:], spec)
+        if need_x:
+            for inputs, outputs in groups:
+                correlate_on_thread(_contiguous(g_full, outputs), _turned(weight[outputs]), (1, 1), spec.dilation,
+                                    grad_x[first:last, inputs], image_groups)
         # dL/dweight = x_pad correlated with g (zero-stuffed by the stride): one sum per image group.
-        x_pad = _engine.padded(x[first:last], spec.padding, spec.mode)
-        weight_shares = [weight_gradient_on_thread(_contiguous(x_pad, inputs), g[:, outputs], spec.kernel_size,
+        weight_shares = [None] * len(image_groups)
+        if need_weight:
+            x_pad = _engine.padded(x[first:last], spec.padding, spec.mode)
+            per_group = [weight_gradient_on_thread(_contiguous(x_pad, inputs), g[:, outputs], spec.kernel_size,
                                                    spec.stride, spec.dilation, image_groups,
                                                    None if g_on_x_pad is None else g_on_x_pad[:, outputs])
                          for inputs, outputs in groups]
-        # dL/dbias[o] = sum_{n, i, j} g[n, o, i, j]: bias[o] is added at every output position.
-        bias_shares = [g[start:stop].sum(axis=(0, 2, 3)) for start, stop in image_groups]
-        return [(_stacked([shares[k] for shares in weight_shares]), bias_shares[k]) for k in range(len(image_groups))]
+            weight_shares = [_stacked([shares[k] for shares in per_group]) for k in range(len(image_groups))]
+        bias_shares = [g[start:stop].sum(axis=(0, 2, 3)) if need_bias else None for start, stop in image_groups]
+        return list(zip(weight_shares, bias_shares))
 
     shares = _engine.run(backward, x.shape[0], 2 * weight.size * math.prod(spec.out_size))
-    grad_weight = _engine.summed([share for share, _ in shares], weight.shape, weight.dtype)
-    grad_bias = _engine.summed([share for _, share in shares], weight.shape[0], weight.dtype)
-    # dL/dx = the padding's adjoint applied to dL/dx_pad (narrow zero padding: g_full made it a crop already).
-    if not crop_first:
-        grad_x = pad_backward(grad_x, _engine.flat_padding(spec.padding), spec.mode)
-    return grad_x, grad_weight, grad_bias
+    grad_weight = _engine.summed([share for share, _ in shares], weight.shape, weight.dtype) if need_weight else None
+    grad_bias = _engine.summed([share for _, share in shares], weight.shape[0], weight.dtype) if need_bias else None
+    return grad_weight, grad_bias
+
+
+def _is_small(n_images, weight, spec):
+    """A job for ``_small``: few multiply-adds, and a kernel short enough that the FFT would not win."""
+    taps = spec.kernel_size[0] * spec.kernel_size[1]
+    return taps < FFT_TAPS and 0 < n_images * weight.size * math.prod(spec.out_size) < _engine._UNTHREADED_WORK
+
+
+def _output_mask(output_mask, fname):
+    """Three bools (grad_x, grad_weight, grad_bias)."""
+    if output_mask is _ALL_GRADIENTS:  # the default: nothing to check
+        return output_mask
+    mask = tuple(output_mask) if isinstance(output_mask, (tuple, list)) else None
+    if mask is None or len(mask) != 3 or not all(isinstance(m, (bool, np.bool_)) for m in mask):
+        raise TypeError(f"{fname}: output_mask must be three bools (grad_x, grad_weight, grad_bias), "
+                        f"got {output_mask!r}")
+    return tuple(bool(m) for m in mask)
 
 
 def _turned(weight):

@@ -1,0 +1,107 @@
+"""conv2d's path for small jobs (convgrad._small: each formula one matrix product) and output_mask.
+
+A small job must give the loops' answer in every case the general path handles (strides, dilations,
+padding modes, groups, 1-D and 2-D, float32), be taken only for small jobs, and agree with the general
+path; output_mask must leave out exactly the gradients it is asked to.
+"""
+
+import numpy as np
+import pytest
+
+from convgrad import _engine, _small, naive
+from convgrad.functional import conv1d, conv1d_backward, conv2d, conv2d_backward
+
+from conv_checks import close
+
+
+def small_case(seed):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2]))
+    c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+    kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+    dh, dw = (int(v) for v in rng.integers(1, 3, 2))
+    sh, sw = (int(v) for v in rng.integers(1, 3, 2))
+    mode = str(rng.choice(["zeros", "zeros", "reflect", "replicate", "circular"]))
+    h, w = int(rng.integers(dh * (kh - 1) + 2, 12)), int(rng.integers(dw * (kw - 1) + 2, 12))
+    padding = (int(rng.integers(0, min(2, h - 1) + 1)), int(rng.integers(0, min(2, w - 1) + 1)))
+    x = rng.integers(-3, 4, (int(rng.integers(1, 3)), c_in, h, w)).astype(float)
+    weight = rng.integers(-3, 4, (c_out, c_in // groups, kh, kw)).astype(float)
+    bias = rng.integers(-3, 4, c_out).astype(float)
+    kw_args = dict(stride=(sh, sw), padding=padding, dilation=(dh, dw), padding_mode=mode, groups=groups)
+    return x, weight, bias, kw_args
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_a_small_job_gives_the_loops_answer_to_the_bit_on_integers(monkeypatch, seed):
+    x, weight, bias, kw = small_case(seed)
+    calls = []
+    original = _small.correlate
+    monkeypatch.setattr(_small, "correlate", lambda *args: calls.append(1) or original(*args))
+    out = conv2d(x, weight, bias, **kw)
+    assert calls, "a small job did not take the small path"
+    assert np.array_equal(out, naive.conv2d(x, weight, bias, **kw))
+    grad_out = np.random.default_rng(seed).integers(-3, 4, out.shape).astype(float)
+    for got, want in zip(conv2d_backward(grad_out, x, weight, **kw), naive.conv2d_backward(grad_out, x, weight, **kw)):
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_small_path_agrees_with_the_general_path(monkeypatch, seed, dtype):
+    x, weight, bias, kw = small_case(seed + 1000)
+    rng = np.random.default_rng(seed)
+    x, weight, bias = (rng.standard_normal(a.shape).astype(dtype) for a in (x, weight, bias))
+    small = conv2d(x, weight, bias, **kw)
+    grad_out = rng.standard_normal(small.shape).astype(dtype)
+    small_grads = conv2d_backward(grad_out, x, weight, **kw)
+    monkeypatch.setattr(_engine, "_UNTHREADED_WORK", 0)
+    general = conv2d(x, weight, bias, **kw)
+    assert small.dtype == general.dtype == dtype and close(small, general, dtype)
+    for a, b in zip(small_grads, conv2d_backward(grad_out, x, weight, **kw)):
+        assert a.dtype == dtype and a.shape == b.shape and close(a, b, dtype)
+
+
+def test_a_large_job_or_a_long_kernel_does_not_take_the_small_path(monkeypatch):
+    calls = []
+    monkeypatch.setattr(_small, "correlate", lambda *args: calls.append(1))
+    rng = np.random.default_rng(0)
+    conv2d(rng.standard_normal((8, 16, 32, 32)), rng.standard_normal((16, 16, 3, 3)), padding=1)  # 2.4M madds/image
+    conv2d(rng.standard_normal((1, 1, 20, 20)), rng.standard_normal((1, 1, 9, 9)))                # FFT_TAPS taps
+    assert calls == []
+
+
+def test_output_mask_leaves_out_what_it_is_asked_to():
+    rng = np.random.default_rng(1)
+    for big in (False, True):
+        n = 40 if big else 1
+        x, weight = rng.standard_normal((n, 3, 16, 16)), rng.standard_normal((4, 3, 3, 3))
+        grad_out = rng.standard_normal((n, 4, 16, 16))
+        full = conv2d_backward(grad_out, x, weight, padding=1)
+        for mask in [(False, True, True), (True, False, False), (False, False, True), (False, False, False)]:
+            got = conv2d_backward(grad_out, x, weight, padding=1, output_mask=mask)
+            for keep, a, b in zip(mask, got, full):
+                assert (a is None) if not keep else np.array_equal(a, b)
+    x1, w1 = rng.standard_normal((2, 1, 30)), rng.standard_normal((3, 1, 5))
+    g1 = rng.standard_normal((2, 3, 26))
+    grad_x, grad_weight, grad_bias = conv1d_backward(g1, x1, w1, output_mask=[False, True, False])
+    assert grad_x is None and grad_bias is None
+    assert np.array_equal(grad_weight, conv1d_backward(g1, x1, w1)[1])
+
+
+@pytest.mark.parametrize("mask", [(True, True), (1, 1, 1), "all", None, (True, True, True, True)])
+def test_a_bad_output_mask_raises(mask):
+    x, weight = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    with pytest.raises(TypeError, match="output_mask must be three bools"):
+        conv2d_backward(np.ones((1, 1, 3, 3)), x, weight, output_mask=mask)
+
+
+def test_the_argument_cache_does_not_mistake_a_bool_or_a_float_for_an_int():
+    x, weight = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    conv2d(x, weight, stride=1)           # cached for stride=1
+    with pytest.raises(TypeError):
+        conv2d(x, weight, stride=True)
+    with pytest.raises((TypeError, ValueError)):
+        conv2d(x, weight, stride=1.0)
+    with pytest.raises(TypeError):
+        conv2d(x, weight.astype(np.float32))  # mixed dtypes still refused after a float64 call
+    assert conv1d(np.ones((1, 4)), np.ones((1, 1, 2))).shape == (1, 3)

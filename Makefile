@@ -6,13 +6,19 @@
 #                  maths typeset, nothing loaded from outside 127.0.0.1, links, figures, animations,
 #                  dark-mode contrast; screenshots into _build/screenshots (CHROMIUM=/path/to/chrome
 #                  chooses the browser; Debian: apt-get install chromium)
+#   make serve     serve the built site on http://127.0.0.1:8000 (make serve PORT=8080)
+#   make student   write the student edition (solutions out, checks kept) into _build/student
+#                  and build it as a site of its own (_build/student/_build/html)
+#   make student-check  prove the student edition on every chapter (tools/student_edition.py)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test book check-site execute bench clean
+PORT ?= 8000
+
+.PHONY: install test book check-site serve student student-check execute bench clean
 
 install: $(STAMP)
 
@@ -38,6 +44,19 @@ check-site: install
 	$(BIN)/python -m tools.check_site --find-browser
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m tools.check_site
+
+serve:
+	@test -f _build/html/index.html || { echo "no site in _build/html: run make book first"; exit 2; }
+	@echo "serving _build/html on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# The student edition is a book of its own: built with the same zero-warning rule.
+student: install
+	$(BIN)/python -m tools.student_edition --target _build/student
+	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
+
+student-check: install
+	$(BIN)/python -m tools.student_edition --round-trip
 
 execute: install
 	$(BIN)/python -m tools.execute_notebooks $(NB)

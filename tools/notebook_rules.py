@@ -47,3 +47,45 @@ def toc_files():
 def toc_notebooks():
     """Absolute paths of the notebooks listed in _toc.yml, in book order."""
     return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").is_file()]
+
+
+SOLUTION_TAG = "solution"
+CHECK_TAG = "exercise-check"
+
+
+def exercise_problems(nb):
+    """What breaks the exercise rule (README, "Exercises and the student edition") in ``nb``:
+    code inside a solution dropdown is tagged `solution` or `exercise-check` (or is
+    given data without an assert); every exercise has a solution cell and, after it, a
+    check cell that reads a name the solution binds; solution cells assert nothing."""
+    import ast
+
+    from tools import student_edition as se
+
+    problems, inside = [], False
+    for index, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown":
+            inside = se.strip_solutions(cell.source, inside)[1]
+        elif SOLUTION_TAG in tags and CHECK_TAG in tags:
+            problems.append(f"cell {index} is tagged both {SOLUTION_TAG!r} and {CHECK_TAG!r}")
+        elif SOLUTION_TAG in tags:
+            if any(isinstance(node, ast.Assert) for node in ast.walk(se.parse(cell.source))):
+                problems.append(f"cell {index} (a solution) asserts: move its asserts to the check cell")
+        elif inside and CHECK_TAG not in tags and "assert" in cell.source:
+            problems.append(f"cell {index} in a solution dropdown asserts but is tagged neither "
+                            f"{SOLUTION_TAG!r} nor {CHECK_TAG!r}")
+    try:
+        found = se.exercises(nb)
+    except ValueError as error:
+        return problems + [str(error)]
+    for label, cells in found.items():
+        if not cells["solutions"] or not cells["checks"]:
+            problems.append(f"{label} needs a cell tagged {SOLUTION_TAG!r} and one tagged {CHECK_TAG!r}")
+            continue
+        if min(cells["checks"]) < min(cells["solutions"]):
+            problems.append(f"{label}: its check comes before its solution")
+        solutions = [nb.cells[i] for i in cells["solutions"]]
+        if not se.needed_names(solutions, [nb.cells[i] for i in cells["checks"]]):
+            problems.append(f"{label}: its check reads no name its solution binds, so it cannot fail unsolved")
+    return problems

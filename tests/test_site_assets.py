@@ -47,3 +47,56 @@ def test_animation_player_requests_nothing_from_outside():
     assert not URL.search(page), "the player links to another site"
     assert "font-awesome" not in page and 'class="fa ' not in page
     assert page.count("<svg ") == 9  # one icon per button
+
+
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def imported_modules(path):
+    """Top-level names of every module a notebook's code cells import."""
+    import ast
+
+    import nbformat
+
+    names = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                           for line in cell.source.splitlines())
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_a_downloaded_notebook_imports_only_installed_packages(path):
+    # The page's "download .ipynb" is the chapter file itself (make check-site
+    # compares the bytes); away from this repository it must still run, so it
+    # may import only the standard library and installed distributions
+    # (convgrad among them), never a module that is found because the notebook
+    # sits next to tools/ or tests/.
+    import importlib.metadata
+    import sys
+
+    installed = importlib.metadata.packages_distributions()
+    missing = sorted(name for name in imported_modules(path)
+                     if name not in sys.stdlib_module_names and name not in installed)
+    assert not missing, f"{path.name} imports modules no installed package provides: {missing}"
+    assert "convgrad" in imported_modules(path) and "convgrad" in installed
+
+
+def test_launch_buttons_come_from_the_repository_setting():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"].startswith("https://github.com/")
+    assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
+    requirements = (ROOT / "requirements.txt").read_text().split()
+    assert requirements[-1] == "." and requirements[-2] == "-e"   # Binder installs convgrad too
+
+
+def test_search_summaries_are_off_only_from_disk():
+    assert 'protocol === "file:"' in offline_site.SEARCH_FROM_DISK
+    assert "SHOW_SEARCH_SUMMARY = false" in offline_site.SEARCH_FROM_DISK

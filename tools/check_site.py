@@ -21,7 +21,15 @@ light and in the dark theme, and once more from ``file://``. A page fails on:
   change the frame it shows;
 * a figure without a caption, or an image without alt text;
 * in the dark theme, caption or figure text whose contrast with its
-  background is below 4.5:1 (WCAG AA).
+  background is below 4.5:1 (WCAG AA);
+* a search (``search.html?q=convolution``) that finds nothing or logs an
+  error, over http and from ``file://``;
+* a "download .ipynb" file (``_sources/...ipynb``) that differs from the
+  notebook in the repository.
+
+Launch buttons (Binder, Colab) and the repository links are links to other
+sites, not loads: following them is the reader's choice, so they are not
+requests and are not checked.
 
 A full-page screenshot of each page in each theme, and one of each
 animation, goes into the screenshots folder for a person to look at.
@@ -40,6 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_CONTRAST = 4.5
+SEARCH_WORD = "convolution"
 TIMEOUT_MS = 30_000
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = (
@@ -217,6 +226,8 @@ class Checker:
         self.animations = 0
         self.contrast_checked = 0
         self.shots = []
+        self.searches = {}
+        self.downloads = 0
 
     def problem(self, page, message):
         self.problems.append(f"{page}: {message}")
@@ -300,6 +311,20 @@ class Checker:
             self.animations += 1
         tab.close()
 
+    def check_search(self, context, url, where, word=SEARCH_WORD):
+        """The search page finds ``word``, and nothing goes wrong while it shows the results."""
+        tab = context.new_page()
+        origin = url[:-len("search.html")] if url.startswith("http") else "file://"
+        self.watch("search.html", tab, origin, f"search ({where})")
+        tab.goto(f"{url}?q={word}", wait_until="load", timeout=TIMEOUT_MS)
+        try:
+            tab.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=TIMEOUT_MS)
+            tab.wait_for_timeout(1000)  # let the result summaries load (or fail)
+        except Exception:
+            self.problem("search.html", f"search ({where}): no result for {word!r}")
+        self.searches[where] = tab.evaluate("document.querySelectorAll('#search-results li').length")
+        tab.close()
+
     def check_links(self, origin):
         """Every link within the site names a file that exists and an anchor on that page."""
         count = 0
@@ -315,6 +340,12 @@ class Checker:
                     path, target = path / "index.html", (target.rstrip("/") + "/index.html").lstrip("/")
                 if not path.is_file():
                     self.problem(page, f"broken link: {link[len(origin):]}")
+                    continue
+                source = ROOT / target.removeprefix("_sources/")
+                if target.startswith("_sources/") and target.endswith(".ipynb") and source.is_file():
+                    self.downloads += 1
+                    if path.read_bytes() != source.read_bytes():
+                        self.problem(page, f"the download {target} differs from {source.relative_to(ROOT)}")
                 elif parsed.fragment and target in self.ids:
                     if urllib.parse.unquote(parsed.fragment) not in self.ids[target]:
                         self.problem(page, f"broken anchor: {link[len(origin):]}")
@@ -358,6 +389,9 @@ class Checker:
                                            f"{result['formulas']} over http")
                     if result["animations"]:
                         self.check_animations(light, page, url)
+                if "search.html" in pages:
+                    self.check_search(light, origin + "search.html", "http")
+                    self.check_search(light, (self.site / "search.html").resolve().as_uri(), "file://")
                 browser.close()
         finally:
             server.shutdown()
@@ -390,7 +424,9 @@ def main(argv=None):
     formulas = sum(checker.formulas.values())
     print(f"check-site: {len(pages)} pages (light, dark and file://), {formulas} formulas typeset, "
           f"{links} internal links checked, {checker.animations} animations played, "
-          f"{checker.contrast_checked} dark-mode figure texts checked for contrast")
+          f"{checker.contrast_checked} dark-mode figure texts checked for contrast, "
+          f"{checker.downloads} .ipynb downloads equal to the chapters, search results "
+          + ", ".join(f"{n} ({where})" for where, n in checker.searches.items()))
     print(f"check-site: {len(checker.shots)} screenshots in {checker.screenshots}")
     if checker.problems:
         print(f"check-site: {len(checker.problems)} problems:", file=sys.stderr)

@@ -13,6 +13,11 @@ Listed in ``_config.yml`` under ``sphinx: local_extensions``. It does two things
 * **No Thebe.** Jupyter Book always loads ``sphinx_thebe``, whose loader names
   a CDN and whose config block names a Binder repository; no page of the book
   has a Thebe button, so its event handlers and stylesheet are removed here.
+* **Search from ``file://``.** Sphinx's search page loads its index with a
+  script tag, which works from disk, but then fetches every result page to
+  show a summary under it; a browser refuses ``fetch`` of ``file://`` URLs, so
+  each result logged an error. Pages opened from disk turn the summaries off
+  (``SEARCH_FROM_DISK``); served over http they keep them.
 """
 
 import shutil
@@ -82,8 +87,14 @@ def remove_thebe(app):
                              in app.registry.js_files if "thebe" not in str(filename)]
 
 
+# Run on every page after documentation_options.js (priority 200) defines the options.
+SEARCH_FROM_DISK = ('if (window.location.protocol === "file:" && typeof DOCUMENTATION_OPTIONS !== "undefined") '
+                    "{ DOCUMENTATION_OPTIONS.SHOW_SEARCH_SUMMARY = false; }")
+
+
 def setup(app):
     remove_thebe(app)
+    app.add_js_file(None, body=SEARCH_FROM_DISK, priority=500)
     app.connect("config-inited", check_config)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

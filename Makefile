@@ -8,7 +8,8 @@
 #                  chooses the browser; Debian: apt-get install chromium)
 #   make serve     serve the built site on http://127.0.0.1:8000 (make serve PORT=8080)
 #   make student   write the student edition (solutions out, checks kept) into _build/student
-#                  and build it as a site of its own (_build/student/_build/html)
+#                  and build it as a site of its own (_build/student/_build/html); its launch
+#                  buttons open STUDENT_REPO (make student STUDENT_REPO=https://github.com/...)
 #   make student-check  prove the student edition on every chapter (tools/student_edition.py)
 
 PYTHON ?= python3
@@ -52,7 +53,7 @@ serve:
 
 # The student edition is a book of its own: built with the same zero-warning rule.
 student: install
-	$(BIN)/python -m tools.student_edition --target _build/student
+	$(BIN)/python -m tools.student_edition --target _build/student $(if $(STUDENT_REPO),--repository $(STUDENT_REPO))
 	cd _build/student && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going
 
 student-check: install

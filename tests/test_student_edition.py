@@ -134,3 +134,12 @@ def test_no_solution_is_left_in_the_student_edition(chapter):
     stubs = [c for c in student.cells if se.STUB in c.metadata.get("tags", [])]
     labels = se.exercises(chapter)
     assert len(stubs) == sum(bool(cells["solutions"]) for cells in labels.values())
+
+
+def test_the_student_site_never_launches_the_instructors_notebooks():
+    config = (ROOT / "_config.yml").read_text()
+    alone = se.student_config(config)
+    assert "(student edition)" in alone and 'binderhub_url: ""' in alone and 'colab_url: ""' in alone
+    assert "use_repository_button: false" in alone
+    forked = se.student_config(config, "https://github.com/someone/students")
+    assert "url: https://github.com/someone/students" in forked and "mybinder.org" in forked

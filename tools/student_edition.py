@@ -232,7 +232,22 @@ def student_notebook(nb):
     return edition, plan
 
 
-def build(source_root, target):
+def student_config(config, repository=None):
+    """The student edition's _config.yml: its own title, and launch buttons that open the
+    students' repository (``repository``), or none (they would open the instructor's
+    notebooks, solutions included)."""
+    config = re.sub(r"^title: (.*)$", r"title: \1 (student edition)", config, count=1, flags=re.MULTILINE)
+    if repository:
+        return re.sub(r"^(repository:\n  url: ).*$", lambda m: m.group(1) + repository, config,
+                      count=1, flags=re.MULTILINE)
+    for key in ("binderhub_url", "colab_url"):
+        config = re.sub(rf"^(  {key}: ).*$", r'\1""', config, count=1, flags=re.MULTILINE)
+    for key in ("use_repository_button", "use_issues_button"):
+        config = re.sub(rf"^(  {key}: ).*$", r"\1false", config, count=1, flags=re.MULTILINE)
+    return config
+
+
+def build(source_root, target, repository=None):
     """Write the student edition of the book in ``source_root`` to ``target``."""
     if target.exists():
         shutil.rmtree(target)
@@ -253,8 +268,7 @@ def build(source_root, target):
         edition, _ = student_notebook(nb)
         nbformat.write(edition, target / "chapters" / path.name)
     config = (target / "_config.yml").read_text()
-    config = re.sub(r"^title: (.*)$", r"title: \1 (student edition)", config, count=1, flags=re.MULTILINE)
-    (target / "_config.yml").write_text(config)
+    (target / "_config.yml").write_text(student_config(config, repository))
     (target / "README.md").write_text(STUDENT_README)
     return target, untagged
 
@@ -427,6 +441,8 @@ def grade(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=Path, default=ROOT / "_build" / "student")
+    parser.add_argument("--repository", help="URL of the students' repository: the student edition's "
+                        "launch buttons open it (default: no launch or repository buttons)")
     parser.add_argument("--round-trip", action="store_true",
                         help="check the student edition of every chapter (or of the NOTEBOOKS given)")
     parser.add_argument("--grade", action="store_true", help="grade the student NOTEBOOKS given")
@@ -480,7 +496,7 @@ def main(argv=None):
               + ("" if args.strict else f", {skipped} skipped"))
         return 1 if failed else 0
 
-    target, untagged = build(ROOT, args.target.resolve())
+    target, untagged = build(ROOT, args.target.resolve(), args.repository)
     print(f"student edition written to {target}")
     if untagged:
         print(f"student edition: no exercise tags yet in {', '.join(untagged)}: the code in their "

@@ -58,3 +58,35 @@ def test_the_checker_finds_every_kind_of_fault(tmp_path):
         assert expected in bad, f"{expected!r} not reported:\n{bad}"
     assert (tmp_path / "shots" / "good.png").is_file()
     assert (tmp_path / "shots" / "bad.dark.png").is_file()
+
+
+# A search page that, like Sphinx's, fetches the result pages to summarise them.
+SEARCH = """<!DOCTYPE html><html data-theme="light"><head><title>search</title>
+<script>if (matchMedia('(prefers-color-scheme: dark)').matches) document.documentElement.dataset.theme = 'dark';</script>
+</head><body><main><div id="search-results"><ul class="search"></ul></div>
+<script>
+const list = document.querySelector('#search-results ul');
+if (new URLSearchParams(location.search).get('q')) {
+  list.innerHTML = '<li><a href="good.html">good</a></li>';
+  fetch('good.html').then(r => r.text()).then(t => { list.firstChild.append(' ' + t.length); });
+}
+</script></main></body></html>"""
+
+
+def test_the_checker_searches_over_http_and_from_disk(tmp_path):
+    browser = check_site.find_browser()
+    if browser is None:
+        pytest.skip("no Chromium here: " + check_site.INSTALL_HINT)
+    pytest.importorskip("playwright")
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=good.html" />')
+    (site / "good.html").write_text(GOOD.replace("bad.html#there", "search.html").replace(
+        '<figure><img src="dot.png" alt="a black dot"><figcaption>A dot.</figcaption></figure>', ""))
+    (site / "search.html").write_text(SEARCH)
+    checker = check_site.Checker(site, tmp_path / "shots", browser)
+    checker.run()
+    assert checker.searches == {"http": 1, "file://": 1}
+    problems = "\n".join(checker.problems)
+    assert "search (http)" not in problems
+    assert "search (file://): JavaScript error" in problems     # the fetch a browser refuses from disk

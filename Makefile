@@ -1,5 +1,6 @@
 # The course's commands. Everything runs inside .venv, made from requirements.txt.
 #   make test      install, then run every test (unit tests + nbval on every notebook)
+#   make install-torch  add PyTorch (requirements-torch.txt): the parity tests run instead of skipping
 #   make book      install, then build the website into _build/html
 #   make execute   re-execute every notebook in place (or one: make execute NB=chapters/01_notation.ipynb)
 #   make check-site  build the book, then read every page in headless Chromium (tools/check_site.py):
@@ -19,7 +20,7 @@ STAMP  := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: install test book check-site serve student student-check execute bench clean
+.PHONY: install install-torch test book check-site serve student student-check execute bench clean
 
 install: $(STAMP)
 
@@ -31,6 +32,10 @@ $(STAMP): requirements.txt pyproject.toml
 	# a warning to stderr, which nbval would report as a changed output.
 	$(BIN)/python -c "import matplotlib.font_manager"
 	touch $(STAMP)
+
+# PyTorch's CPU build for the parity suite (optional locally; .ci/run requires it).
+install-torch: install
+	$(BIN)/python -m pip install --quiet -r requirements-torch.txt
 
 test: install
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg

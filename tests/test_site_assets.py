@@ -1,6 +1,7 @@
 """The built site loads nothing from outside: MathJax comes from the pinned
 package, Thebe is gone, and the animation player needs no icon font."""
 
+import ast
 import re
 
 import matplotlib
@@ -52,24 +53,41 @@ def test_animation_player_requests_nothing_from_outside():
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
-def imported_modules(path):
-    """Top-level names of every module a notebook's code cells import."""
-    import ast
+def _imports(tree):
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
 
+
+def _catches_import_error(handler):
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(isinstance(name, ast.Name) and name.id in ("ImportError", "ModuleNotFoundError")
+               for name in names)
+
+
+def imported_modules(path, optional=False):
+    """Top-level names of every module a notebook's code cells import: those it needs, or with
+    ``optional=True`` those imported inside ``try: ... except ImportError`` (the cell runs without them)."""
     import nbformat
 
-    names = set()
+    needed, guarded = set(), set()
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
         source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
                            for line in cell.source.splitlines())
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names.add(node.module.split(".")[0])
-    return names
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers if h.type):
+                for statement in node.body:
+                    guarded |= _imports(statement)
+        needed |= _imports(tree)
+    return guarded if optional else needed - guarded
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -87,6 +105,14 @@ def test_a_downloaded_notebook_imports_only_installed_packages(path):
                      if name not in sys.stdlib_module_names and name not in installed)
     assert not missing, f"{path.name} imports modules no installed package provides: {missing}"
     assert "convgrad" in imported_modules(path) and "convgrad" in installed
+
+
+def test_optional_imports_are_recognised():
+    # Chapter 9 times PyTorch beside convgrad when it is installed: its import is guarded, so the
+    # downloaded notebook runs without it, and the test above must not count it as needed.
+    chapter_9 = ROOT / "chapters" / "09_im2col.ipynb"
+    assert "torch" in imported_modules(chapter_9, optional=True)
+    assert "torch" not in imported_modules(chapter_9)
 
 
 def test_launch_buttons_come_from_the_repository_setting():

@@ -13,7 +13,9 @@ from ._args import (_as_real_array, _check_at_least, _check_padding_mode, _commo
 from .padding import pad_limit_violation
 
 # The normalised arguments of one convolution, always in 2-D form.
-Spec = namedtuple("Spec", "stride dilation padding mode kernel_size out_size groups")
+# narrow_zeros: zero padding no wider than d*(k-1) on any side (then the input gradient is a correlation
+# of its own, with no crop after it).
+Spec = namedtuple("Spec", "stride dilation padding mode kernel_size out_size groups narrow_zeros")
 
 
 # The Spec of every argument combination already checked, keyed by everything the checks read (the
@@ -146,7 +148,9 @@ def _prepare(fname, nd, x, weight, bias, grad_out, stride, padding, dilation, pa
         grad_out = None if grad_out is None else grad_out[:, :, None, :]
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
         kernel_size, out_size = (1,) + kernel_size, (1,) + out_size
-    spec = Spec(stride, dilation, pads, padding_mode, kernel_size, out_size, int(groups))
+    narrow_zeros = padding_mode == "zeros" and all(max(pair) <= d * (k - 1)
+                                                   for pair, k, d in zip(pads, kernel_size, dilation))
+    spec = Spec(stride, dilation, pads, padding_mode, kernel_size, out_size, int(groups), narrow_zeros)
     return x, weight, bias, grad_out, spec, unbatched
 
 

@@ -74,3 +74,61 @@ def weight_gradient(x_pad, g, kernel_size, stride, dilation):
     per_image = np.matmul(g.reshape(n, o, -1), cols.reshape(n, -1, g.shape[2] * g.shape[3]).swapaxes(1, 2))
     total = per_image[0] if n == 1 else per_image.sum(axis=0)
     return total.reshape((o, x_pad.shape[1]) + tuple(kernel_size))
+
+
+def forward(x, weight, bias, spec):
+    """conv2d's forward for a small job: out = correlate(pad(x), weight) + bias, (N, C_out, H_out, W_out)."""
+    x_pad = padded(x, spec.padding, spec.mode)
+    out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
+    if spec.groups == 1:
+        correlate(x_pad, weight, spec.stride, spec.dilation, out)
+    else:
+        for inputs, outputs in channel_groups(spec.groups, x.shape[1], weight.shape[0]):
+            correlate(np.ascontiguousarray(x_pad[:, inputs]), weight[outputs], spec.stride, spec.dilation,
+                      out[:, outputs])
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+def backward(grad_out, x, weight, spec, mask):
+    """conv2d_backward's three formulas for a small job with narrow zero padding (every side's padding
+    p <= d*(k-1)): (dL/dx, dL/dweight, dL/dbias), None for what ``mask`` leaves out.
+
+    dL/dx is the full convolution of g with the kernel, cropped by the padding: the correlation of g,
+    zero-stuffed by the stride and set ``d*(k-1) - p`` entries into a zero grid, with the turned kernel.
+    """
+    need_x, need_weight, need_bias = mask
+    groups = None if spec.groups == 1 else channel_groups(spec.groups, x.shape[1], weight.shape[0])
+    grad_x = grad_weight = None
+    if need_x:
+        (kh, kw), (dh, dw), (sh, sw) = spec.kernel_size, spec.dilation, spec.stride
+        (top, _), (left, _) = spec.padding
+        n, o, h_out, w_out = grad_out.shape
+        h, w = x.shape[2:]
+        grid = np.zeros((n, o, h + dh * (kh - 1), w + dw * (kw - 1)), dtype=grad_out.dtype)
+        first_row, first_col = dh * (kh - 1) - top, dw * (kw - 1) - left
+        grid[:, :, first_row:first_row + sh * (h_out - 1) + 1:sh, first_col:first_col + sw * (w_out - 1) + 1:sw] = grad_out
+        grad_x = np.empty(x.shape, dtype=x.dtype)
+        turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # C_in and C_out swapped
+        if groups is None:
+            correlate(grid, turned, (1, 1), spec.dilation, grad_x)
+        else:
+            for inputs, outputs in groups:  # group g: its output channels' kernels, turned
+                correlate(np.ascontiguousarray(grid[:, outputs]), turned[:, outputs], (1, 1), spec.dilation,
+                          grad_x[:, inputs])
+    if need_weight:
+        x_pad = padded(x, spec.padding, spec.mode)
+        if groups is None:
+            grad_weight = weight_gradient(x_pad, grad_out, spec.kernel_size, spec.stride, spec.dilation)
+        else:
+            grad_weight = np.concatenate([weight_gradient(np.ascontiguousarray(x_pad[:, inputs]), grad_out[:, outputs],
+                                                          spec.kernel_size, spec.stride, spec.dilation)
+                                          for inputs, outputs in groups])
+    return grad_x, grad_weight, (grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
+
+
+def channel_groups(groups, c_in, c_out):
+    """(input channels, output channels) of each group: equal runs, in order, as in PyTorch."""
+    i, o = c_in // groups, c_out // groups
+    return [(slice(g * i, (g + 1) * i), slice(g * o, (g + 1) * o)) for g in range(groups)]

@@ -211,19 +211,14 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
 
 def _forward(x, weight, bias, spec):
     """out = correlate(pad(x), weight) + bias, group of channels by group."""
+    if _is_small(x.shape[0], weight, spec):
+        return _small.forward(x, weight, bias, spec)
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
-    groups = _channel_groups(spec.groups, x.shape[1], weight.shape[0])
     if weight.size == 0:  # no input channels: every sum is empty
         out[...] = 0
-    elif _is_small(x.shape[0], weight, spec):
-        x_pad = _small.padded(x, spec.padding, spec.mode)
-        if spec.groups == 1:
-            _small.correlate(x_pad, weight, spec.stride, spec.dilation, out)
-        else:
-            for inputs, outputs in groups:
-                _small.correlate(_contiguous(x_pad, inputs), weight[outputs], spec.stride, spec.dilation,
-                                 out[:, outputs])
     else:
+        groups = _channel_groups(spec.groups, x.shape[1], weight.shape[0])
+
         def forward(first, last, image_groups):  # images first..last-1, on one thread
             x_pad = _engine.padded(x[first:last], spec.padding, spec.mode)
             for inputs, outputs in groups:
@@ -239,6 +234,8 @@ def _forward(x, weight, bias, spec):
 def _backward(grad_out, x, weight, spec, mask=(True, True, True)):
     """(dL/dx, dL/dweight, dL/dbias) by chapter 8's three formulas, group of channels by group;
     None for those ``mask`` leaves out."""
+    if spec.narrow_zeros and _is_small(x.shape[0], weight, spec):
+        return _small.backward(grad_out, x, weight, spec, mask)
     need_x, need_weight, need_bias = mask
     # dL/dbias[o] = sum_{n, i, j} g[n, o, i, j]: bias[o] is added at every output position.
     # (Summed image group by image group below when the batch is shared among threads.)
@@ -246,35 +243,15 @@ def _backward(grad_out, x, weight, spec, mask=(True, True, True)):
         return (np.zeros_like(x) if need_x else None, np.zeros_like(weight) if need_weight else None,
                 grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
     groups = _channel_groups(spec.groups, x.shape[1], weight.shape[0])
-    crop_first = _crop_first(spec)
     grad_x = None
     if need_x:
-        grad_x = np.empty(x.shape if crop_first else x.shape[:2] + _padded_size(x.shape[2:], spec), dtype=x.dtype)
-    if _is_small(x.shape[0], weight, spec):
-        grad_weight, grad_bias = _small_backward(grad_out, x, weight, spec, groups, grad_x, mask)
-    else:
-        grad_weight, grad_bias = _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask)
+        grad_x = np.empty(x.shape if spec.narrow_zeros else x.shape[:2] + _padded_size(x.shape[2:], spec),
+                          dtype=x.dtype)
+    grad_weight, grad_bias = _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask)
     # dL/dx = the padding's adjoint applied to dL/dx_pad (narrow zero padding: g_full made it a crop already).
-    if need_x and not crop_first:
+    if need_x and not spec.narrow_zeros:
         grad_x = pad_backward(grad_x, _engine.flat_padding(spec.padding), spec.mode)
     return grad_x, grad_weight, grad_bias
-
-
-def _small_backward(grad_out, x, weight, spec, groups, grad_x, mask):
-    """The three formulas for a small job, each one product (``_small``); dL/dx_pad written into grad_x."""
-    need_x, need_weight, need_bias = mask
-    if need_x:
-        g_full, _ = _upstream_grids(grad_out, x.shape[2:], spec)
-        for inputs, outputs in groups:
-            _small.correlate(_contiguous(g_full, outputs), _turned(weight[outputs]), (1, 1), spec.dilation,
-                             grad_x[:, inputs])
-    grad_weight = None
-    if need_weight:
-        x_pad = _small.padded(x, spec.padding, spec.mode)
-        grad_weight = _stacked([_small.weight_gradient(_contiguous(x_pad, inputs), grad_out[:, outputs],
-                                                       spec.kernel_size, spec.stride, spec.dilation)
-                                for inputs, outputs in groups])
-    return grad_weight, (grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
 
 
 def _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask):
@@ -332,10 +309,7 @@ def _turned(weight):
     return weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
 
 
-def _channel_groups(groups, c_in, c_out):
-    """(input channels, output channels) of each group: equal runs, in order, as in PyTorch."""
-    i, o = c_in // groups, c_out // groups
-    return [(slice(g * i, (g + 1) * i), slice(g * o, (g + 1) * o)) for g in range(groups)]
+_channel_groups = _small.channel_groups
 
 
 def _stacked(parts):
@@ -346,12 +320,6 @@ def _stacked(parts):
 def _contiguous(grid, channels):
     """The grid's channels (all of them: the grid itself), as a contiguous array."""
     return np.ascontiguousarray(grid[:, channels])
-
-
-def _crop_first(spec):
-    """Zero padding no wider than d*(k-1) on every side: the interior of dL/dx_pad is a correlation itself."""
-    return spec.mode == "zeros" and all(max(pair) <= d * (k - 1)
-                                        for pair, k, d in zip(spec.padding, spec.kernel_size, spec.dilation))
 
 
 def _padded_size(size, spec):
@@ -367,7 +335,7 @@ def _upstream_grids(g, size, spec):
     """
     (kh, kw), (dh, dw) = spec.kernel_size, spec.dilation
     padded = _padded_size(size, spec)
-    if _crop_first(spec):
+    if spec.narrow_zeros:  # the interior of dL/dx_pad is a correlation itself
         (top, _), (left, _) = spec.padding
         offset, grid = (dh * (kh - 1) - top, dw * (kw - 1) - left), (size[0] + dh * (kh - 1), size[1] + dw * (kw - 1))
     else:

@@ -1,0 +1,477 @@
+"""Reverse-mode automatic differentiation on NumPy arrays (chapter 12).
+
+A :class:`Tensor` wraps an array. Every operation on tensors that need a
+gradient records a node of a graph: the :class:`Function` that ran, its
+context (what it saved for backward) and its inputs. ``loss.backward()``
+walks that graph from the loss back to the leaves in reverse topological
+order, calling each Function's ``backward`` once with the sum of the
+gradients that reached its outputs (the chain rule, summed over paths):
+
+    dL/d input_i = sum over outputs o of  (d o / d input_i)^T  dL/do
+
+and adds the result into the ``.grad`` of every leaf that requires one.
+The graph is freed as it is used, so nothing outlives ``backward`` (pass
+``retain_graph=True`` to walk it again).
+
+The names and semantics are PyTorch's: ``Tensor.backward(gradient=None)``,
+``no_grad()``, ``Function`` with static ``forward(ctx, ...)`` and
+``backward(ctx, ...)``, ``ctx.save_for_backward`` / ``ctx.saved_tensors``,
+``ctx.needs_input_grad``, ``MyFunction.apply(...)``. One difference: a Python
+float becomes float64 (PyTorch's default is float32).
+"""
+
+import contextlib
+
+import numpy as np
+
+from .gradcheck import numerical_gradient, relative_error
+
+__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck",
+           "GradcheckError"]
+
+_state = {"grad_enabled": True}
+
+
+def is_grad_enabled():
+    """True when operations record the graph (outside every ``no_grad`` block)."""
+    return _state["grad_enabled"]
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled):
+    before = _state["grad_enabled"]
+    _state["grad_enabled"] = enabled
+    try:
+        yield
+    finally:
+        _state["grad_enabled"] = before
+
+
+def no_grad():
+    """Context manager: operations inside record no graph and give tensors with ``requires_grad=False``.
+
+    Used for evaluation and for updating parameters in place, as ``torch.no_grad()``.
+    """
+    return _grad_mode(False)
+
+
+def enable_grad():
+    """Context manager: record the graph again inside a ``no_grad`` block."""
+    return _grad_mode(True)
+
+
+class Tensor:
+    """An array that can record how it was computed.
+
+    data: the ``numpy.ndarray`` (any shape). grad: ``dL/d data`` after ``backward`` (same shape), or None.
+    requires_grad: whether operations on it are recorded. grad_fn: the node that made it (None for a
+    leaf, a tensor made by the user rather than by an operation).
+    """
+
+    # NumPy hands mixed expressions (array + Tensor, array @ Tensor) to Tensor's reflected methods.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = np.asarray(data)
+        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self.grad_fn = None        # the Node that computed this tensor, if any
+        self._output_index = 0     # which output of grad_fn's Function this is
+        self._retains_grad = False
+
+    # -- what it holds --------------------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    is_leaf = property(lambda self: self.grad_fn is None)
+
+    def size(self, dim=None):
+        """The shape, or its entry ``dim`` (as ``torch.Tensor.size``)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self):
+        """The array itself (shared, not copied). Refused while the tensor requires grad, as in PyTorch."""
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad: use tensor.detach().numpy()")
+        return self.data
+
+    def item(self):
+        """The one number a one-element tensor holds, as a Python scalar."""
+        if self.data.size != 1:
+            raise RuntimeError(f"a tensor with {self.data.size} elements cannot be converted to a Python scalar")
+        return self.data.item()
+
+    def detach(self):
+        """The same data (shared), cut from the graph: requires_grad False, no grad_fn."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (leaves only) and return the tensor."""
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad can only be turned off on a leaf tensor: use detach()")
+        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after ``backward`` (leaves keep theirs anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        self._retains_grad = True
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        if self.grad_fn is not None:
+            return f"tensor({body}, grad_fn=<{self.grad_fn.name()}>)"
+        return f"tensor({body}, requires_grad=True)" if self.requires_grad else f"tensor({body})"
+
+    # -- backward ---------------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False):
+        """Add ``d self / d leaf`` (times ``gradient``) into the ``.grad`` of every leaf that requires grad.
+
+        gradient: ``dL/d self``, shape of self; may be left out only when self holds one number (then 1).
+        The graph is freed afterwards unless ``retain_graph``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
+                               "backward() needs a tensor computed from one with requires_grad=True")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs: this tensor has "
+                                   f"shape {self.shape}; pass gradient= (dL/d this tensor) to backward()")
+            gradient = np.ones_like(self.data)
+        else:
+            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            if gradient.shape != self.shape:
+                raise RuntimeError(f"mismatch in shape: gradient has shape {gradient.shape} and the tensor has "
+                                   f"shape {self.shape}")
+        _run_backward(self, gradient, retain_graph)
+
+    # -- operations (each a Function in convgrad.operations) --------------------------------------------
+    def __add__(self, other):
+        return _ops.Add.apply(self, other)
+
+    def __radd__(self, other):
+        return _ops.Add.apply(other, self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, other)
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(other, self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(other, self)
+
+    def __matmul__(self, other):
+        return _ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.MatMul.apply(other, self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        return _ops.Pow.apply(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops.Exp.apply(_ops.Mul.apply(self, float(np.log(base))))
+
+    def __getitem__(self, index):
+        return _ops.Index.apply(self, index)
+
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Sum over ``dim`` (an int, a tuple, or None for all); ``axis``/``keepdims`` are NumPy's names for the same."""
+        return _ops.Sum.apply(self, _axes(dim, axis), _keep(keepdim, keepdims))
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Mean over ``dim`` (an int, a tuple, or None for all); ``axis``/``keepdims`` as in NumPy."""
+        return _ops.Mean.apply(self, _axes(dim, axis), _keep(keepdim, keepdims))
+
+    def max(self, dim=None, keepdim=False):
+        """The largest entry (ties share the gradient equally, as PyTorch's ``max()``), or with ``dim``
+        the pair (values, indices) along it (the gradient goes to the index, as ``max(dim)``)."""
+        if dim is None:
+            return _ops.Max.apply(self)
+        indices = np.expand_dims(np.argmax(self.data, axis=dim), dim)
+        values = _ops.Gather.apply(self, dim, indices)
+        if not keepdim:
+            values = values.reshape(tuple(np.delete(values.shape, dim)))
+            indices = np.squeeze(indices, axis=dim)
+        return values, Tensor(indices)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _ops.Reshape.apply(self, tuple(shape))
+
+    def exp(self):
+        return _ops.Exp.apply(self)
+
+    def log(self):
+        return _ops.Log.apply(self)
+
+    def relu(self):
+        return _ops.ReLU.apply(self)
+
+
+def tensor(data, requires_grad=False):
+    """A new leaf tensor holding a copy of ``data`` (as ``torch.tensor``)."""
+    return Tensor(np.array(data.data if isinstance(data, Tensor) else data), requires_grad=requires_grad)
+
+
+def _axes(dim, axis):
+    if dim is not None and axis is not None:
+        raise TypeError("give dim or axis, not both")
+    dim = axis if dim is None else dim
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def _keep(keepdim, keepdims):
+    return bool(keepdim if keepdims is None else keepdims)
+
+
+class _Context:
+    """What a Function's forward leaves for its backward."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad   # one bool per argument of apply
+        self._saved = ()
+        self._freed = False
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError("trying to backward through the graph a second time (or to read saved tensors "
+                               "after they were freed): call backward(retain_graph=True) the first time")
+        return self._saved
+
+
+class Node:
+    """One recorded operation: the Function, its context and its inputs (the graph's edges)."""
+
+    __slots__ = ("function", "ctx", "inputs", "n_outputs", "__weakref__")
+
+    def __init__(self, function, ctx, inputs, n_outputs):
+        self.function, self.ctx, self.inputs, self.n_outputs = function, ctx, inputs, n_outputs
+
+    def name(self):
+        """The node's name as PyTorch spells it: the Function's name + "Backward"."""
+        return self.function.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+class Function:
+    """An operation with a hand-written backward, used as ``MyFunction.apply(*args)``.
+
+    Subclasses define two static methods::
+
+        forward(ctx, *args)             -> a Tensor (or a tuple of Tensors)
+        backward(ctx, *grad_outputs)    -> one gradient (or None) per argument of forward
+
+    forward receives the arguments as given (tensors as Tensors) and runs with recording off; backward
+    receives one Tensor ``dL/d output`` per output and returns ``dL/d input`` for each argument. Each
+    gradient is summed down to its input's shape where the input was broadcast.
+
+    convgrad's own operations set ``on_arrays = True``: their forward and backward take and return NumPy
+    arrays, which saves wrapping each intermediate value in a Tensor.
+    """
+
+    on_arrays = False
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("a Function subclass defines forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass defines backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args):
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = _state["grad_enabled"] and any(needs)
+        ctx = _Context(needs)
+        with _grad_mode(False):
+            if cls.on_arrays:
+                result = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
+            else:
+                result = cls.forward(ctx, *args)
+        several = isinstance(result, tuple)
+        outputs = [Tensor(r) for r in (result if several else (result,))]
+        if record:
+            node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args),
+                        len(outputs))
+            for i, out in enumerate(outputs):
+                if np.issubdtype(out.dtype, np.floating):
+                    out.requires_grad, out.grad_fn, out._output_index = True, node, i
+        return tuple(outputs) if several else outputs[0]
+
+
+def _run_backward(root, gradient, retain_graph):
+    """Walk the graph from ``root`` in reverse topological order, summing gradients per node output."""
+    if root.grad_fn is None:  # a leaf: its gradient is the given one
+        _accumulate_leaf(root, gradient)
+        return
+    order = _topological_order(root.grad_fn)
+    pending = {id(root.grad_fn): [None] * root.grad_fn.n_outputs}
+    pending[id(root.grad_fn)][root._output_index] = gradient
+    for node in order:  # every node after all the nodes that use its outputs
+        grads = pending.pop(id(node), None)
+        if grads is None:  # no path from the root reached it
+            continue
+        ctx = node.ctx
+        if ctx._freed:
+            ctx.saved_tensors  # raises the error that explains retain_graph
+        grads = [g if g is not None else np.zeros(()) for g in grads]
+        if node.function.on_arrays:
+            input_grads = node.function.backward(ctx, *grads)
+        else:
+            input_grads = node.function.backward(ctx, *[Tensor(g) for g in grads])
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(f"{node.function.__name__}.backward returned {len(input_grads)} gradients, "
+                               f"expected {len(node.inputs)} (one per argument of forward, None for non-tensors)")
+        for inp, g in zip(node.inputs, input_grads):
+            if inp is None or g is None:
+                continue
+            g = _sum_to_shape(np.asarray(g.data if isinstance(g, Tensor) else g, dtype=inp.dtype), inp.shape,
+                              node)
+            if inp.grad_fn is None:
+                _accumulate_leaf(inp, g)
+                continue
+            slots = pending.setdefault(id(inp.grad_fn), [None] * inp.grad_fn.n_outputs)
+            k = inp._output_index
+            slots[k] = g if slots[k] is None else slots[k] + g
+            if inp._retains_grad:
+                inp.grad = g if inp.grad is None else inp.grad + g
+        if not retain_graph:
+            ctx._saved, ctx._freed = (), True
+
+
+def _accumulate_leaf(leaf, g):
+    if leaf.requires_grad:
+        leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g
+
+
+def _topological_order(start):
+    """Nodes reachable from ``start``, each before every node it feeds: the reverse of a depth-first
+    post-order (a node is finished only after every node below it)."""
+    order, expanded, stack = [], set(), [(start, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if id(node) in expanded:
+            continue
+        expanded.add(id(node))
+        stack.append((node, True))
+        for inp in node.inputs:
+            if inp is not None and inp.grad_fn is not None and id(inp.grad_fn) not in expanded:
+                stack.append((inp.grad_fn, False))
+    return order[::-1]
+
+
+def _sum_to_shape(g, shape, node):
+    """Sum a gradient over the axes its input was broadcast along (as PyTorch does)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    try:
+        if lead < 0:
+            raise ValueError
+        g = g.sum(axis=tuple(range(lead))) if lead else g
+        axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape)) if n == 1 and m != 1)
+        g = g.sum(axis=axes, keepdims=True) if axes else g
+        if g.shape != shape:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"{node.function.__name__}.backward returned a gradient of shape {g.shape} for an "
+                           f"input of shape {shape}") from None
+    return g
+
+
+class GradcheckError(RuntimeError):
+    """Raised by :func:`gradcheck` when the graph's gradient and finite differences disagree."""
+
+
+def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Check every gradient ``func`` records against centred finite differences, as ``torch.autograd.gradcheck``.
+
+    func: Tensors -> a Tensor (or a tuple of Tensors). inputs: a tuple of Tensors (float64; those with
+    requires_grad are checked) and other arguments. The scalar ``L = sum_k <r_k, out_k>``, with fixed
+    random weights ``r_k``, is differentiated both ways; each input's gradient must satisfy
+    ``|backward - numerical| <= atol + rtol * |numerical|`` entrywise. Returns True or raises GradcheckError.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = [i for i, a in enumerate(inputs) if isinstance(a, Tensor) and a.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck needs at least one input Tensor with requires_grad=True")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise ValueError(f"gradcheck needs float64 inputs (finite differences in float32 are too coarse), "
+                             f"input {i} is {inputs[i].dtype}")
+    outputs = func(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal(out.shape) for out in outputs]
+
+    def loss(*values):
+        outs = func(*values)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        return sum(float(np.sum(w * out.data)) for w, out in zip(weights, outs))
+
+    for a in inputs:
+        if isinstance(a, Tensor):
+            a.grad = None
+    total = None
+    for w, out in zip(weights, outputs):
+        if out.requires_grad:
+            term = (out * w).sum()
+            total = term if total is None else total + term
+    if total is None:
+        raise GradcheckError("no output of func requires grad: nothing was recorded")
+    total.backward()
+    for i in checked:
+        def along_i(array, i=i):
+            values = list(inputs)
+            values[i] = Tensor(array)
+            with no_grad():
+                return loss(*values)
+        numerical = numerical_gradient(along_i, inputs[i].data, eps=eps)
+        analytic = np.zeros_like(numerical) if inputs[i].grad is None else inputs[i].grad
+        if not np.all(np.abs(analytic - numerical) <= atol + rtol * np.abs(numerical)):
+            raise GradcheckError(f"gradient of input {i} disagrees with finite differences: relative error "
+                                 f"{relative_error(analytic, numerical):.3g}\nbackward:\n{analytic}\n"
+                                 f"numerical:\n{numerical}")
+    return True
+
+
+from . import operations as _ops  # noqa: E402  (the operations are Functions, defined after Function)

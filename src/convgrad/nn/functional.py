@@ -1,0 +1,144 @@
+"""Differentiable operations of a convolutional network, on Tensors (as ``torch.nn.functional``).
+
+Each is a Function whose forward is :mod:`convgrad.functional`'s operation and whose backward is the
+backward derived in the chapters (``conv2d_backward`` is chapter 8's three formulas), never a second
+implementation. Gradients nobody asked for are not computed: a convolution's backward passes
+``output_mask=ctx.needs_input_grad``, so the first layer's input gradient is skipped.
+"""
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import Function
+
+__all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "relu", "mse_loss"]
+
+
+class _ArrayFunction(Function):
+    on_arrays = True
+
+
+class Conv1d(_ArrayFunction):
+    """out = correlate(pad(x), weight) + bias, x: (N, C_in, L) -> (N, C_out, L_out)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, padding_mode):
+        options = dict(stride=stride, padding=padding, dilation=dilation, padding_mode=padding_mode, groups=groups)
+        ctx.save_for_backward(x, weight, options)
+        return F.conv1d(x, weight, bias, **options)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, options = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grads = F.conv1d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
+        return grads + (None,) * 5
+
+
+class Conv2d(_ArrayFunction):
+    """out = correlate(pad(x), weight) + bias, x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, padding_mode):
+        options = dict(stride=stride, padding=padding, dilation=dilation, padding_mode=padding_mode, groups=groups)
+        ctx.save_for_backward(x, weight, options)
+        return F.conv2d(x, weight, bias, **options)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, options = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grads = F.conv2d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
+        return grads + (None,) * 5
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """1-D convolution (cross-correlation) of Tensors: input (N, C_in, L) or (C_in, L),
+    weight (C_out, C_in/groups, k), bias (C_out,) or None. Arguments as ``convgrad.functional.conv1d``."""
+    return Conv1d.apply(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """2-D convolution (cross-correlation) of Tensors: input (N, C_in, H, W) or (C_in, H, W),
+    weight (C_out, C_in/groups, kh, kw), bias (C_out,) or None. Arguments as ``convgrad.functional.conv2d``."""
+    return Conv2d.apply(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+
+
+class MaxPool2d(_ArrayFunction):
+    """out[n, c, i, j] = the largest entry of window (i, j); the gradient goes to that entry."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding):
+        ctx.save_for_backward(x, kernel_size, stride, padding)
+        return F.max_pool2d(x, kernel_size, stride=stride, padding=padding)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, kernel_size, stride, padding = ctx.saved_tensors
+        return F.max_pool2d_backward(g, x, kernel_size, stride=stride, padding=padding), None, None, None
+
+
+class AvgPool2d(_ArrayFunction):
+    """out[n, c, i, j] = the mean of window (i, j); each entry of it gets g / (window size)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, count_include_pad):
+        ctx.save_for_backward(x, kernel_size, stride, padding, count_include_pad)
+        return F.avg_pool2d(x, kernel_size, stride=stride, padding=padding, count_include_pad=count_include_pad)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, kernel_size, stride, padding, count_include_pad = ctx.saved_tensors
+        return (F.avg_pool2d_backward(g, x, kernel_size, stride=stride, padding=padding,
+                                      count_include_pad=count_include_pad), None, None, None, None)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):
+    """Max pooling of a Tensor (N, C, H, W) or (C, H, W), as ``convgrad.functional.max_pool2d``."""
+    return MaxPool2d.apply(input, kernel_size, stride, padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """Average pooling of a Tensor (N, C, H, W) or (C, H, W), as ``convgrad.functional.avg_pool2d``."""
+    return AvgPool2d.apply(input, kernel_size, stride, padding, count_include_pad)
+
+
+class ReLU(_ArrayFunction):
+    """max(x, 0) elementwise; backward: g where x > 0, else 0 (``convgrad.functional.relu_backward``)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return F.relu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return F.relu_backward(g, x)
+
+
+def relu(input):
+    """max(input, 0) elementwise, any shape."""
+    return ReLU.apply(input)
+
+
+class MSELoss(_ArrayFunction):
+    """mean, sum or none of (input - target)**2; backward by ``convgrad.functional.mse_loss_backward``."""
+
+    @staticmethod
+    def forward(ctx, input, target, reduction):
+        ctx.save_for_backward(input, target, reduction)
+        return np.asarray(F.mse_loss(input, target, reduction=reduction))
+
+    @staticmethod
+    def backward(ctx, g):
+        input, target, reduction = ctx.saved_tensors
+        need_input, need_target = ctx.needs_input_grad[:2]
+        grad = F.mse_loss_backward(input, target, reduction=reduction, grad_output=g)
+        # d/d target of (input - target)**2 is minus d/d input.
+        return (grad if need_input else None), (-grad if need_target else None), None
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error of Tensors of one shape: ``mean((input - target)**2)`` (or "sum", "none")."""
+    return MSELoss.apply(input, target, reduction)

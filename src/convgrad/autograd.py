@@ -70,12 +70,13 @@ class Tensor:
 
     # NumPy hands mixed expressions (array + Tensor, array @ Tensor) to Tensor's reflected methods.
     __array_ufunc__ = None
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_index", "_retains_grad", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
         self.data = np.asarray(data)
-        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        if requires_grad and self.data.dtype.kind != "f":
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
@@ -119,7 +120,7 @@ class Tensor:
         """Set ``requires_grad`` in place (leaves only) and return the tensor."""
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("requires_grad can only be turned off on a leaf tensor: use detach()")
-        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        if requires_grad and self.data.dtype.kind != "f":
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
@@ -271,12 +272,13 @@ class _Context:
 
 
 class Node:
-    """One recorded operation: the Function, its context and its inputs (the graph's edges)."""
+    """One recorded operation: the Function, its context, its inputs (the graph's edges) and the shapes and
+    dtypes of its outputs (an output no path reaches gets a zero gradient of its shape)."""
 
-    __slots__ = ("function", "ctx", "inputs", "n_outputs", "__weakref__")
+    __slots__ = ("function", "ctx", "inputs", "outputs", "__weakref__")
 
-    def __init__(self, function, ctx, inputs, n_outputs):
-        self.function, self.ctx, self.inputs, self.n_outputs = function, ctx, inputs, n_outputs
+    def __init__(self, function, ctx, inputs, outputs):
+        self.function, self.ctx, self.inputs, self.outputs = function, ctx, inputs, outputs
 
     def name(self):
         """The node's name as PyTorch spells it: the Function's name + "Backward"."""
@@ -314,23 +316,35 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _state["grad_enabled"] and any(needs)
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         ctx = _Context(needs)
-        with _grad_mode(False):
+        enabled = _state["grad_enabled"]
+        _state["grad_enabled"] = False   # forward records nothing (a plain toggle: this runs on every operation)
+        try:
             if cls.on_arrays:
                 result = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
             else:
                 result = cls.forward(ctx, *args)
+        finally:
+            _state["grad_enabled"] = enabled
         several = isinstance(result, tuple)
-        outputs = [Tensor(r) for r in (result if several else (result,))]
-        if record:
-            node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args),
-                        len(outputs))
+        outputs = tuple([_wrap(r) for r in result]) if several else (_wrap(result),)
+        if enabled and True in needs:
+            node = Node(cls, ctx, tuple([a if need else None for a, need in zip(args, needs)]),
+                        tuple([(out.data.shape, out.data.dtype) for out in outputs]))
             for i, out in enumerate(outputs):
-                if np.issubdtype(out.dtype, np.floating):
+                if out.data.dtype.kind == "f":
                     out.requires_grad, out.grad_fn, out._output_index = True, node, i
-        return tuple(outputs) if several else outputs[0]
+        return outputs if several else outputs[0]
+
+
+def _wrap(value):
+    """A new Tensor around a forward's result (an array, a NumPy scalar or a Tensor), without the checks."""
+    t = Tensor.__new__(Tensor)
+    data = value.data if isinstance(value, Tensor) else value
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.requires_grad, t.grad, t.grad_fn, t._output_index, t._retains_grad = False, None, None, 0, False
+    return t
 
 
 def _run_backward(root, gradient, retain_graph):
@@ -339,7 +353,7 @@ def _run_backward(root, gradient, retain_graph):
         _accumulate_leaf(root, gradient)
         return
     order = _topological_order(root.grad_fn)
-    pending = {id(root.grad_fn): [None] * root.grad_fn.n_outputs}
+    pending = {id(root.grad_fn): [None] * len(root.grad_fn.outputs)}
     pending[id(root.grad_fn)][root._output_index] = gradient
     for node in order:  # every node after all the nodes that use its outputs
         grads = pending.pop(id(node), None)
@@ -348,7 +362,8 @@ def _run_backward(root, gradient, retain_graph):
         ctx = node.ctx
         if ctx._freed:
             ctx.saved_tensors  # raises the error that explains retain_graph
-        grads = [g if g is not None else np.zeros(()) for g in grads]
+        if any(g is None for g in grads):  # an output nothing used: its gradient is zero
+            grads = [np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.outputs)]
         if node.function.on_arrays:
             input_grads = node.function.backward(ctx, *grads)
         else:
@@ -361,16 +376,22 @@ def _run_backward(root, gradient, retain_graph):
         for inp, g in zip(node.inputs, input_grads):
             if inp is None or g is None:
                 continue
-            g = _sum_to_shape(np.asarray(g.data if isinstance(g, Tensor) else g, dtype=inp.dtype), inp.shape,
-                              node)
+            if isinstance(g, Tensor):
+                g = g.data
+            if type(g) is not np.ndarray or g.dtype != inp.data.dtype:
+                g = np.asarray(g, dtype=inp.data.dtype)
+            if g.shape != inp.data.shape:
+                g = _sum_to_shape(g, inp.data.shape, node)
             if inp.grad_fn is None:
                 _accumulate_leaf(inp, g)
                 continue
-            slots = pending.setdefault(id(inp.grad_fn), [None] * inp.grad_fn.n_outputs)
+            slots = pending.get(id(inp.grad_fn))
+            if slots is None:
+                slots = pending[id(inp.grad_fn)] = [None] * len(inp.grad_fn.outputs)
             k = inp._output_index
             slots[k] = g if slots[k] is None else slots[k] + g
             if inp._retains_grad:
-                inp.grad = g if inp.grad is None else inp.grad + g
+                inp.grad = g.copy() if inp.grad is None else inp.grad + g
         if not retain_graph:
             ctx._saved, ctx._freed = (), True
 

@@ -297,6 +297,8 @@ def _output_mask(output_mask, fname):
     """Three bools (grad_x, grad_weight, grad_bias)."""
     if output_mask is _ALL_GRADIENTS:  # the default: nothing to check
         return output_mask
+    if type(output_mask) is tuple and len(output_mask) == 3 and all(type(m) is bool for m in output_mask):
+        return output_mask
     mask = tuple(output_mask) if isinstance(output_mask, (tuple, list)) else None
     if mask is None or len(mask) != 3 or not all(isinstance(m, (bool, np.bool_)) for m in mask):
         raise TypeError(f"{fname}: output_mask must be three bools (grad_x, grad_weight, grad_bias), "

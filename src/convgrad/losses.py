@@ -29,10 +29,12 @@ def mse_loss(input, target, reduction="mean"):
         an error) or ``reduction`` is unknown.
     """
     input, target, dtype = _check(input, target, reduction)
-    squared = (input.astype(dtype) - target.astype(dtype)) ** 2
+    diff = input.astype(dtype, copy=False) - target.astype(dtype, copy=False)
+    squared = np.multiply(diff, diff, out=diff)
     if reduction == "none":
         return squared
-    return dtype.type(squared.mean() if reduction == "mean" else squared.sum())
+    total = np.add.reduce(squared, axis=None)   # what squared.sum() and squared.mean() add up, without their wrappers
+    return dtype.type(total / dtype.type(squared.size) if reduction == "mean" else total)
 
 
 def mse_loss_backward(input, target, reduction="mean", grad_output=1.0):
@@ -65,7 +67,7 @@ def mse_loss_backward(input, target, reduction="mean", grad_output=1.0):
     if grad_output.shape not in allowed:
         raise ValueError(f"grad_output must have shape {' or '.join(map(str, allowed))} for reduction={reduction!r}, "
                          f"got {grad_output.shape}")
-    grad = 2 * (input.astype(dtype) - target.astype(dtype)) * grad_output.astype(dtype)
+    grad = 2 * (input.astype(dtype, copy=False) - target.astype(dtype, copy=False)) * grad_output.astype(dtype)
     if reduction == "mean":
         grad = grad / dtype.type(input.size)  # each entry carries 1/N of the mean
     return grad.astype(dtype, copy=False)
@@ -77,6 +79,8 @@ def _check(input, target, reduction):
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if input.shape != target.shape:
         raise ValueError(f"input and target must have the same shape, got input {input.shape} and target {target.shape}")
+    if input.dtype is target.dtype and input.dtype.kind == "f":  # the common case, without result_type's cost
+        return input, target, input.dtype
     dtype = np.result_type(input, target)
     if not np.issubdtype(dtype, np.floating):
         dtype = np.dtype(np.float64)

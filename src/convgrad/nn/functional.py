@@ -22,8 +22,7 @@ class Conv1d(_ArrayFunction):
     """out = correlate(pad(x), weight) + bias, x: (N, C_in, L) -> (N, C_out, L_out)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, padding_mode):
-        options = dict(stride=stride, padding=padding, dilation=dilation, padding_mode=padding_mode, groups=groups)
+    def forward(ctx, x, weight, bias, options):
         ctx.save_for_backward(x, weight, options)
         return F.conv1d(x, weight, bias, **options)
 
@@ -32,15 +31,14 @@ class Conv1d(_ArrayFunction):
         x, weight, options = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         grads = F.conv1d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
-        return grads + (None,) * 5
+        return grads + (None,)
 
 
 class Conv2d(_ArrayFunction):
     """out = correlate(pad(x), weight) + bias, x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, padding_mode):
-        options = dict(stride=stride, padding=padding, dilation=dilation, padding_mode=padding_mode, groups=groups)
+    def forward(ctx, x, weight, bias, options):
         ctx.save_for_backward(x, weight, options)
         return F.conv2d(x, weight, bias, **options)
 
@@ -49,19 +47,21 @@ class Conv2d(_ArrayFunction):
         x, weight, options = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         grads = F.conv2d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
-        return grads + (None,) * 5
+        return grads + (None,)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """1-D convolution (cross-correlation) of Tensors: input (N, C_in, L) or (C_in, L),
     weight (C_out, C_in/groups, k), bias (C_out,) or None. Arguments as ``convgrad.functional.conv1d``."""
-    return Conv1d.apply(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    return Conv1d.apply(input, weight, bias, dict(stride=stride, padding=padding, dilation=dilation,
+                                                 padding_mode=padding_mode, groups=groups))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """2-D convolution (cross-correlation) of Tensors: input (N, C_in, H, W) or (C_in, H, W),
     weight (C_out, C_in/groups, kh, kw), bias (C_out,) or None. Arguments as ``convgrad.functional.conv2d``."""
-    return Conv2d.apply(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    return Conv2d.apply(input, weight, bias, dict(stride=stride, padding=padding, dilation=dilation,
+                                                 padding_mode=padding_mode, groups=groups))
 
 
 class MaxPool2d(_ArrayFunction):

@@ -48,44 +48,51 @@ def windows(x_pad, kernel_size, stride, dilation, out_size):
                 (n_s, c_s, dh * h_s, dw * w_s, sh * h_s, sw * w_s))
 
 
-def correlate(x_pad, weight, stride, dilation, out):
-    """out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x_pad[n, c, s*i + d*a, s*j + d*b], written into out."""
+def correlate(x_pad, weight, stride, dilation, out, groups=1):
+    """out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x_pad[n, g*C + c, s*i + d*a, s*j + d*b], written into
+    out, with g = o // (C_out/groups) the group of output channel o and C = C_in/groups (groups=1: every c).
+
+    All groups are one batched product: ``rows[n, g] = kernels[g] @ cols[n, g]``.
+    """
     n, o, h_out, w_out = out.shape
-    kernels = weight.reshape(o, -1)
+    c = x_pad.shape[1] // groups
+    kernels = weight.reshape(groups, o // groups, -1)
+    n_s, c_s, h_s, w_s = x_pad.strides
+    (kh, kw), (dh, dw) = weight.shape[2:], dilation
     if stride != (1, 1):
-        cols = windows(x_pad, weight.shape[2:], stride, dilation, out.shape[2:])
-        out[...] = np.matmul(kernels, cols.reshape(n, -1, h_out * w_out)).reshape(out.shape)
+        (sh, sw) = stride
+        cols = view(x_pad, (n, groups, c, kh, kw, h_out, w_out), (n_s, c * c_s, c_s, dh * h_s, dw * w_s,
+                                                                  sh * h_s, sw * w_s))
+        out[...] = np.matmul(kernels, cols.reshape(n, groups, -1, h_out * w_out)).reshape(out.shape)
         return
     # At stride 1, the columns of x_pad's flat rows (chapter 9's "wide rows": Wp entries per output
     # row, the last d_w*(kw-1) of them dropped) copy faster than the exact windows: one run per row.
-    (kh, kw), (dh, dw) = weight.shape[2:], dilation
     wp, item = x_pad.shape[3], x_pad.itemsize
     length = (h_out - 1) * wp + w_out
-    wide = view(x_pad, (n, x_pad.shape[1], kh, kw, length),
-                (x_pad.strides[0], x_pad.strides[1], dh * wp * item, dw * item, item))
-    rows = np.matmul(kernels, wide.reshape(n, -1, length))
-    out[...] = view(rows, out.shape, (rows.strides[0], rows.strides[1], wp * rows.itemsize, rows.itemsize))
+    wide = view(x_pad, (n, groups, c, kh, kw, length), (n_s, c * c_s, c_s, dh * h_s, dw * item, item))
+    rows = np.matmul(kernels, wide.reshape(n, groups, -1, length))       # (n, groups, o/groups, length)
+    out[...] = view(rows, out.shape, (rows.strides[0], rows.strides[2], wp * rows.itemsize, rows.itemsize))
 
 
-def weight_gradient(x_pad, g, kernel_size, stride, dilation):
-    """dL/dweight[o, c, a, b] = sum_{n, i, j} g[n, o, i, j] * x_pad[n, c, s*i + d*a, s*j + d*b]: (O, C, kh, kw)."""
-    n, o = g.shape[:2]
-    cols = windows(x_pad, kernel_size, stride, dilation, g.shape[2:])
-    per_image = np.matmul(g.reshape(n, o, -1), cols.reshape(n, -1, g.shape[2] * g.shape[3]).swapaxes(1, 2))
+def weight_gradient(x_pad, g, kernel_size, stride, dilation, groups=1):
+    """dL/dweight[o, c, a, b] = sum_{n, i, j} g[n, o, i, j] * x_pad[n, k*C + c, s*i + d*a, s*j + d*b], k the group of
+    o and C = C_in/groups: (O, C, kh, kw), every group in one batched product."""
+    n, o, h_out, w_out = g.shape
+    c = x_pad.shape[1] // groups
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    n_s, c_s, h_s, w_s = x_pad.strides
+    cols = view(x_pad, (n, groups, c, kh, kw, h_out, w_out), (n_s, c * c_s, c_s, dh * h_s, dw * w_s, sh * h_s, sw * w_s))
+    cols = cols.reshape(n, groups, c * kh * kw, h_out * w_out)
+    per_image = np.matmul(g.reshape(n, groups, o // groups, h_out * w_out), cols.swapaxes(2, 3))
     total = per_image[0] if n == 1 else per_image.sum(axis=0)
-    return total.reshape((o, x_pad.shape[1]) + tuple(kernel_size))
+    return total.reshape((o, c, kh, kw))
 
 
 def forward(x, weight, bias, spec):
     """conv2d's forward for a small job: out = correlate(pad(x), weight) + bias, (N, C_out, H_out, W_out)."""
     x_pad = padded(x, spec.padding, spec.mode)
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
-    if spec.groups == 1:
-        correlate(x_pad, weight, spec.stride, spec.dilation, out)
-    else:
-        for inputs, outputs in channel_groups(spec.groups, x.shape[1], weight.shape[0]):
-            correlate(np.ascontiguousarray(x_pad[:, inputs]), weight[outputs], spec.stride, spec.dilation,
-                      out[:, outputs])
+    correlate(x_pad, weight, spec.stride, spec.dilation, out, spec.groups)
     if bias is not None:
         out += bias[:, None, None]
     return out
@@ -99,7 +106,7 @@ def backward(grad_out, x, weight, spec, mask):
     zero-stuffed by the stride and set ``d*(k-1) - p`` entries into a zero grid, with the turned kernel.
     """
     need_x, need_weight, need_bias = mask
-    groups = None if spec.groups == 1 else channel_groups(spec.groups, x.shape[1], weight.shape[0])
+    groups = spec.groups
     grad_x = grad_weight = None
     if need_x:
         (kh, kw), (dh, dw), (sh, sw) = spec.kernel_size, spec.dilation, spec.stride
@@ -110,21 +117,14 @@ def backward(grad_out, x, weight, spec, mask):
         first_row, first_col = dh * (kh - 1) - top, dw * (kw - 1) - left
         grid[:, :, first_row:first_row + sh * (h_out - 1) + 1:sh, first_col:first_col + sw * (w_out - 1) + 1:sw] = grad_out
         grad_x = np.empty(x.shape, dtype=x.dtype)
-        turned = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # C_in and C_out swapped
-        if groups is None:
-            correlate(grid, turned, (1, 1), spec.dilation, grad_x)
-        else:
-            for inputs, outputs in groups:  # group g: its output channels' kernels, turned
-                correlate(np.ascontiguousarray(grid[:, outputs]), turned[:, outputs], (1, 1), spec.dilation,
-                          grad_x[:, inputs])
+        # Group k's kernels turned by 180 degrees, its input and output channels swapped:
+        # turned[k*C + c, q] = weight[k*O + q, c, ::-1, ::-1] (C = C_in/groups, O = C_out/groups).
+        c = x.shape[1] // groups
+        turned = weight[:, :, ::-1, ::-1].reshape(groups, o // groups, c, kh, kw).swapaxes(1, 2)
+        correlate(grid, turned.reshape(groups * c, o // groups, kh, kw), (1, 1), spec.dilation, grad_x, groups)
     if need_weight:
         x_pad = padded(x, spec.padding, spec.mode)
-        if groups is None:
-            grad_weight = weight_gradient(x_pad, grad_out, spec.kernel_size, spec.stride, spec.dilation)
-        else:
-            grad_weight = np.concatenate([weight_gradient(np.ascontiguousarray(x_pad[:, inputs]), grad_out[:, outputs],
-                                                          spec.kernel_size, spec.stride, spec.dilation)
-                                          for inputs, outputs in groups])
+        grad_weight = weight_gradient(x_pad, grad_out, spec.kernel_size, spec.stride, spec.dilation, groups)
     return grad_x, grad_weight, (grad_out.sum(axis=(0, 2, 3)) if need_bias else None)
 
 

@@ -115,10 +115,10 @@ class MatMul(_ArrayFunction):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:   # first the column's axis, so that a 0-d g (1-D @ 1-D) becomes (1, 1)
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         da, db = ctx.needs_input_grad
         ga = gb = None
         if da:

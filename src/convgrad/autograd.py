@@ -157,7 +157,10 @@ class Tensor:
             if gradient.shape != self.shape:
                 raise RuntimeError(f"mismatch in shape: gradient has shape {gradient.shape} and the tensor has "
                                    f"shape {self.shape}")
-        _run_backward(self, gradient, retain_graph)
+        if self._retains_grad and self.grad_fn is not None:   # a retained root keeps the gradient it was given
+            self.grad = gradient.copy() if self.grad is None else self.grad + gradient
+        with _grad_mode(False):   # backward records nothing, as PyTorch's without create_graph
+            _run_backward(self, gradient, retain_graph)
 
     # -- operations (each a Function in convgrad.operations) --------------------------------------------
     def __add__(self, other):
@@ -398,7 +401,7 @@ def _run_backward(root, gradient, retain_graph):
 
 def _accumulate_leaf(leaf, g):
     if leaf.requires_grad:
-        leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g
+        leaf.grad = g.copy() if leaf.grad is None else np.asarray(leaf.grad + g)   # 0-d stays an array
 
 
 def _topological_order(start):

@@ -85,6 +85,8 @@ class Adam(Optimizer):
             raise ValueError(f"invalid beta parameters: {betas}")
         if not eps >= 0:
             raise ValueError(f"invalid epsilon value: {eps}")
+        if not weight_decay >= 0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
 

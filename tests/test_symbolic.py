@@ -69,6 +69,45 @@ def test_assert_identity_matrix_against_scalar():
             assert_identity(lhs, rhs, "mixed")
 
 
+def test_assert_identity_refuses_a_check_that_cannot_fail():
+    A, X = image("a", 2, 3), image("x", 3, 2)
+    a, b = sp.symbols("a b", real=True)
+    product = A * X
+    with pytest.raises(ValueError, match="same MutableDenseMatrix object, so the check cannot fail: one object"):
+        assert_identity(product, product, "one object")
+    with pytest.raises(ValueError, match="same string 'a\\*b', so the check cannot fail: strings"):
+        assert_identity("a*b", "a*b", "strings")
+    with pytest.raises(ValueError, match=r"same expression, vec\(A \* X\), so the check cannot fail: source"):
+        assert_identity(vec(A * X),
+                        vec(A * X), "source")
+    with pytest.raises(ValueError, match="same expression, a \\+ b, so the check cannot fail: keywords"):
+        assert_identity(lhs=a + b, rhs=a + b, claim="keywords")
+    # two calls on one line: the guard looks at the one that runs
+    checks = [lambda: assert_identity(a * b, b * a, "commutes"), lambda: assert_identity(a * b, a * b, "twice")]
+    checks[0]()
+    with pytest.raises(ValueError, match="cannot fail: twice"):
+        checks[1]()
+
+
+def test_assert_identity_guard_lets_independent_sides_through(capsys):
+    a, b = sp.symbols("a b", real=True)
+    # SymPy caches expressions, so independently built equal scalars can be one object: allowed
+    lhs, rhs = sp.expand((a + b) * (a - b)), a**2 - b**2
+    assert lhs is rhs
+    assert_identity(lhs, rhs, "(a + b)(a - b) = a^2 - b^2")
+    assert_identity(sp.Integer(3) ** 2, 9, "nine")
+
+    def check(left, right):        # the same names inside a helper, different expressions at the call
+        assert_identity(left, right, "helper")
+
+    A = image("a", 3, 2)
+    check(vec(A), sp.Matrix.vstack(A[:, 0], A[:, 1]))
+    assert capsys.readouterr().out.splitlines() == ["verified: (a + b)(a - b) = a^2 - b^2", "verified: nine",
+                                                    "verified: helper"]
+    with pytest.raises(AssertionError, match="FAILED: still checked"):   # the guard does not replace the check
+        assert_identity(a + b, a - b, "still checked")
+
+
 def test_vec_stacks_columns():
     M = sp.Matrix([[1, 2], [3, 4]])
     assert vec(M) == sp.Matrix([1, 3, 2, 4])

@@ -248,3 +248,37 @@ def test_gradcheck_catches_a_wrong_backward():
 
     x = torch.tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
     assert not torch.autograd.gradcheck(WrongSquare.apply, (x,), raise_exception=False)
+
+
+def _cube(derivative):
+    # y = x^3 whose backward multiplies grad_output by derivative(x)
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * derivative(x)
+
+    return Cube
+
+
+def test_backward_multiplies_by_d_output_d_input_not_its_inverse():
+    # The source: a custom module needs "the partial derivatives of the input respect to the output". For
+    # y = x^3 a backward using dx/dy = 1/(3x^2) fails gradcheck; dy/dx = 3x^2 passes.
+    x = torch.tensor([0.5, 1.3, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_cube(lambda v: 3 * v ** 2).apply, (x,))
+    assert not torch.autograd.gradcheck(_cube(lambda v: 1 / (3 * v ** 2)).apply, (x,), raise_exception=False)
+
+
+def test_max_shares_the_gradient_among_ties():
+    # max() over all entries splits the gradient equally among tied maxima (chapter 12, exercise 4).
+    x = torch.tensor([1.0, 3.0, 3.0, 0.0], dtype=torch.float64, requires_grad=True)
+    x.max().backward()
+    assert torch.equal(x.grad, torch.tensor([0.0, 0.5, 0.5, 0.0], dtype=torch.float64))
+    x = torch.tensor([1.0, 3.0, 3.0, 3.0], dtype=torch.float64, requires_grad=True)
+    x.max().backward()
+    assert torch.allclose(x.grad, torch.tensor([0.0, 1 / 3, 1 / 3, 1 / 3], dtype=torch.float64), rtol=1e-15, atol=0)

@@ -521,3 +521,14 @@ def test_a_network_by_gradcheck():
             for p, data in zip(params, originals):
                 p.data = data
     assert gradcheck(run, (x, *params))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(padding_mode="mirror"), "padding_mode"),
+    (dict(padding="same", stride=2), "strided"),
+    (dict(padding="full"), "padding must be"),
+])
+def test_conv2d_refuses_bad_options_when_built(kwargs, message):
+    # PyTorch refuses these in the constructor, not at the first forward
+    with pytest.raises(ValueError, match=message):
+        nn.Conv2d(1, 1, 3, **kwargs)

@@ -480,3 +480,11 @@ def test_init_spreads_match_pytorch(name, kwargs):
     assert ours.data.std() == pytest.approx(theirs.std().item(), rel=0.02)
     if "uniform" in name:
         assert np.abs(ours.data).max() == pytest.approx(theirs.abs().max().item(), rel=1e-3)
+def test_a_sequential_slice_keeps_the_names_as_in_pytorch():
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Conv2d(2, 1, 3))
+    ours = nn.Sequential(nn.Conv2d(1, 2, 3, generator=np.random.default_rng(0)), nn.ReLU(),
+                         nn.Conv2d(2, 1, 3, generator=np.random.default_rng(1)))
+    expected = [name for name, _ in theirs[1:].named_parameters()]
+    assert expected == ["2.weight", "2.bias"]
+    assert [name for name, _ in ours[1:].named_parameters()] == expected
+    assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict())

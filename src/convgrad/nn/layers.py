@@ -25,6 +25,15 @@ class _ConvNd(Module):
         kernel_size = (kernel_size,) * nd if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
         if len(kernel_size) != nd or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in kernel_size):
             raise ValueError(f"{name}: kernel_size must be a positive int or {nd} of them, got {kernel_size!r}")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and stride not in (1, (1,) * nd):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride!r}), as in PyTorch")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.groups, self.padding_mode = groups, padding_mode

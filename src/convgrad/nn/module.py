@@ -131,8 +131,12 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, index):
-        modules = list(self._modules.values())
-        return Sequential(*modules[index]) if isinstance(index, slice) else modules[index]
+        if isinstance(index, slice):  # the layers keep their names, as in PyTorch (so state dicts line up)
+            part = Sequential()
+            for name, module in list(self._modules.items())[index]:
+                setattr(part, name, module)
+            return part
+        return list(self._modules.values())[index]
 
     def __len__(self):
         return len(self._modules)

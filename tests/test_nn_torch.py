@@ -488,3 +488,16 @@ def test_a_sequential_slice_keeps_the_names_as_in_pytorch():
     assert expected == ["2.weight", "2.bias"]
     assert [name for name, _ in ours[1:].named_parameters()] == expected
     assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict())
+
+
+def test_a_second_backward_through_a_graph_that_saved_nothing_works_in_both():
+    # PyTorch refuses a second backward only when a node needs the tensors it saved; x + 1 saves none
+    theirs = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    loss = (theirs + 1).sum()
+    loss.backward()
+    loss.backward()
+    ours = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    ours_loss = (ours + 1).sum()
+    ours_loss.backward()
+    ours_loss.backward()
+    assert np.array_equal(ours.grad, theirs.grad.numpy()) and np.array_equal(ours.grad, [2.0, 2.0])

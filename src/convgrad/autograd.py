@@ -362,9 +362,7 @@ def _run_backward(root, gradient, retain_graph):
         grads = pending.pop(id(node), None)
         if grads is None:  # no path from the root reached it
             continue
-        ctx = node.ctx
-        if ctx._freed:
-            ctx.saved_tensors  # raises the error that explains retain_graph
+        ctx = node.ctx   # a freed ctx raises (explaining retain_graph) only if backward reads what it saved
         if any(g is None for g in grads):  # an output nothing used: its gradient is zero
             grads = [np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.outputs)]
         if node.function.on_arrays:

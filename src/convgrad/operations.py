@@ -135,12 +135,12 @@ class Sum(_ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        ctx.save_for_backward(a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims   # sizes, not tensors: never freed
         return np.sum(a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, keepdims = ctx.saved_tensors
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         return np.broadcast_to(_restore_axes(g, shape, axis, keepdims), shape), None, None
 
 
@@ -150,12 +150,13 @@ class Mean(_ArrayFunction):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         out = np.mean(a, axis=axis, keepdims=keepdims)
-        ctx.save_for_backward(a.shape, axis, keepdims, a.size // max(np.size(out), 1))
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        ctx.count = a.size // max(np.size(out), 1)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, keepdims, count = ctx.saved_tensors
+        shape, axis, keepdims, count = ctx.shape, ctx.axis, ctx.keepdims, ctx.count
         return np.broadcast_to(_restore_axes(g, shape, axis, keepdims) / count, shape), None, None
 
 
@@ -164,12 +165,12 @@ class Reshape(_ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.save_for_backward(a.shape)
+        ctx.shape = a.shape
         return np.reshape(a, shape)
 
     @staticmethod
     def backward(ctx, g):
-        (shape,) = ctx.saved_tensors
+        shape = ctx.shape
         return np.reshape(g, shape), None
 
 

@@ -1,6 +1,6 @@
 """Differentiable operations of a convolutional network, on Tensors (as ``torch.nn.functional``).
 
-Each is a Function whose forward is :mod:`convgrad.functional`'s operation and whose backward is the
+Each is a Function whose forward is ``convgrad.functional``'s operation and whose backward is the
 backward derived in the chapters (``conv2d_backward`` is chapter 8's three formulas), never a second
 implementation. Gradients nobody asked for are not computed: a convolution's backward passes
 ``output_mask=ctx.needs_input_grad``, so the first layer's input gradient is skipped.

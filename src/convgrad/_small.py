@@ -48,14 +48,17 @@ def windows(x_pad, kernel_size, stride, dilation, out_size):
                 (n_s, c_s, dh * h_s, dw * w_s, sh * h_s, sw * w_s))
 
 
-def correlate(x_pad, weight, stride, dilation, out, groups=1):
-    """out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x_pad[n, g*C + c, s*i + d*a, s*j + d*b], written into
-    out, with g = o // (C_out/groups) the group of output channel o and C = C_in/groups (groups=1: every c).
+def correlate(x_pad, weight, stride, dilation, out_size, groups=1):
+    """out[n, o, i, j] = sum_{c, a, b} weight[o, c, a, b] * x_pad[n, g*C + c, s*i + d*a, s*j + d*b], (N, C_out, H_out,
+    W_out), with g = o // (C_out/groups) the group of output channel o and C = C_in/groups (groups=1: every c).
 
-    All groups are one batched product: ``rows[n, g] = kernels[g] @ cols[n, g]``.
+    All groups are one batched product: ``rows[n, g] = kernels[g] @ cols[n, g]``. At stride 1 the result is a
+    view of the product's rows (row stride Wp, not W_out): copying it into a compact array would cost as much
+    as the product.
     """
-    n, o, h_out, w_out = out.shape
-    c = x_pad.shape[1] // groups
+    n, c = x_pad.shape[0], x_pad.shape[1] // groups
+    o = weight.shape[0]
+    h_out, w_out = out_size
     kernels = weight.reshape(groups, o // groups, -1)
     n_s, c_s, h_s, w_s = x_pad.strides
     (kh, kw), (dh, dw) = weight.shape[2:], dilation
@@ -63,15 +66,14 @@ def correlate(x_pad, weight, stride, dilation, out, groups=1):
         (sh, sw) = stride
         cols = view(x_pad, (n, groups, c, kh, kw, h_out, w_out), (n_s, c * c_s, c_s, dh * h_s, dw * w_s,
                                                                   sh * h_s, sw * w_s))
-        out[...] = np.matmul(kernels, cols.reshape(n, groups, -1, h_out * w_out)).reshape(out.shape)
-        return
+        return np.matmul(kernels, cols.reshape(n, groups, -1, h_out * w_out)).reshape(n, o, h_out, w_out)
     # At stride 1, the columns of x_pad's flat rows (chapter 9's "wide rows": Wp entries per output
     # row, the last d_w*(kw-1) of them dropped) copy faster than the exact windows: one run per row.
     wp, item = x_pad.shape[3], x_pad.itemsize
     length = (h_out - 1) * wp + w_out
     wide = view(x_pad, (n, groups, c, kh, kw, length), (n_s, c * c_s, c_s, dh * h_s, dw * item, item))
     rows = np.matmul(kernels, wide.reshape(n, groups, -1, length))       # (n, groups, o/groups, length)
-    out[...] = view(rows, out.shape, (rows.strides[0], rows.strides[2], wp * rows.itemsize, rows.itemsize))
+    return view(rows, (n, o, h_out, w_out), (rows.strides[0], rows.strides[2], wp * rows.itemsize, rows.itemsize))
 
 
 def weight_gradient(x_pad, g, kernel_size, stride, dilation, groups=1):
@@ -90,9 +92,8 @@ def weight_gradient(x_pad, g, kernel_size, stride, dilation, groups=1):
 
 def forward(x, weight, bias, spec):
     """conv2d's forward for a small job: out = correlate(pad(x), weight) + bias, (N, C_out, H_out, W_out)."""
-    x_pad = padded(x, spec.padding, spec.mode)
-    out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
-    correlate(x_pad, weight, spec.stride, spec.dilation, out, spec.groups)
+    out = correlate(padded(x, spec.padding, spec.mode), weight, spec.stride, spec.dilation, spec.out_size,
+                    spec.groups)
     if bias is not None:
         out += bias[:, None, None]
     return out
@@ -116,12 +117,12 @@ def backward(grad_out, x, weight, spec, mask):
         grid = np.zeros((n, o, h + dh * (kh - 1), w + dw * (kw - 1)), dtype=grad_out.dtype)
         first_row, first_col = dh * (kh - 1) - top, dw * (kw - 1) - left
         grid[:, :, first_row:first_row + sh * (h_out - 1) + 1:sh, first_col:first_col + sw * (w_out - 1) + 1:sw] = grad_out
-        grad_x = np.empty(x.shape, dtype=x.dtype)
         # Group k's kernels turned by 180 degrees, its input and output channels swapped:
         # turned[k*C + c, q] = weight[k*O + q, c, ::-1, ::-1] (C = C_in/groups, O = C_out/groups).
         c = x.shape[1] // groups
         turned = weight[:, :, ::-1, ::-1].reshape(groups, o // groups, c, kh, kw).swapaxes(1, 2)
-        correlate(grid, turned.reshape(groups * c, o // groups, kh, kw), (1, 1), spec.dilation, grad_x, groups)
+        grad_x = correlate(grid, turned.reshape(groups * c, o // groups, kh, kw), (1, 1), spec.dilation, (h, w),
+                           groups)
     if need_weight:
         x_pad = padded(x, spec.padding, spec.mode)
         grad_weight = weight_gradient(x_pad, grad_out, spec.kernel_size, spec.stride, spec.dilation, groups)

@@ -317,26 +317,37 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        ctx = _Context(needs)
+        needs, values = [], []
+        for a in args:  # one pass: which arguments need a gradient, and what forward receives
+            if isinstance(a, Tensor):
+                needs.append(a.requires_grad)
+                values.append(a.data)
+            else:
+                needs.append(False)
+                values.append(a)
+        ctx = _Context(tuple(needs))
         enabled = _state["grad_enabled"]
         _state["grad_enabled"] = False   # forward records nothing (a plain toggle: this runs on every operation)
         try:
-            if cls.on_arrays:
-                result = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
-            else:
-                result = cls.forward(ctx, *args)
+            result = cls.forward(ctx, *(values if cls.on_arrays else args))
         finally:
             _state["grad_enabled"] = enabled
-        several = isinstance(result, tuple)
-        outputs = tuple([_wrap(r) for r in result]) if several else (_wrap(result),)
+        if isinstance(result, tuple):
+            outputs = tuple([_wrap(r) for r in result])
+        else:
+            outputs = None
+            out = _wrap(result)
         if enabled and True in needs:
-            node = Node(cls, ctx, tuple([a if need else None for a, need in zip(args, needs)]),
-                        tuple([(out.data.shape, out.data.dtype) for out in outputs]))
-            for i, out in enumerate(outputs):
+            inputs = tuple([a if need else None for a, need in zip(args, needs)])
+            if outputs is None:  # the common case: one output
                 if out.data.dtype.kind == "f":
-                    out.requires_grad, out.grad_fn, out._output_index = True, node, i
-        return outputs if several else outputs[0]
+                    out.requires_grad, out.grad_fn = True, Node(cls, ctx, inputs, ((out.data.shape, out.data.dtype),))
+                return out
+            node = Node(cls, ctx, inputs, tuple([(o.data.shape, o.data.dtype) for o in outputs]))
+            for i, o in enumerate(outputs):
+                if o.data.dtype.kind == "f":
+                    o.requires_grad, o.grad_fn, o._output_index = True, node, i
+        return out if outputs is None else outputs
 
 
 def _wrap(value):

@@ -18,6 +18,7 @@ from tools.notebook_rules import (
     MEMORY_ADDRESS,
     ROOT,
     VOLATILE_CELL_METADATA,
+    exercise_problems,
     toc_files,
 )
 
@@ -132,3 +133,11 @@ def test_notebook_ignores_output_only_with_a_reason(notebook):
             assert reason.startswith("#") and len(reason) > 10, (
                 f"{path.name} cell {index} ignores its output without a reason: "
                 "its first line must be a comment saying why")
+
+
+def test_exercises_follow_the_student_edition_rule(notebook):
+    # README, "Exercises and the student edition": solution cells compute, check cells assert on the
+    # names the solution binds, so that the student edition's checks fail unsolved and pass solved.
+    _, nb = notebook
+    problems = exercise_problems(nb)
+    assert not problems, "; ".join(problems)

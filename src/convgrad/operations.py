@@ -7,6 +7,7 @@ Arguments that are not Tensors (numbers, arrays, axes) get ``None`` as their gra
 
 import numpy as np
 
+from . import functional as F
 from .autograd import Function
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "MatMul", "Sum", "Mean", "Reshape", "Exp", "Log",
@@ -204,17 +205,18 @@ class Log(_ArrayFunction):
 
 
 class ReLU(_ArrayFunction):
-    """max(a, 0): d/da = 1 where a > 0, else 0 (0 at a = 0, as PyTorch)."""
+    """max(a, 0): d/da = 1 where a > 0, else 0 (0 at a = 0, as PyTorch): ``convgrad.functional.relu`` and its
+    derived backward."""
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.maximum(a, 0).astype(a.dtype, copy=False)
+        return F.relu(a)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return np.where(a > 0, g, 0).astype(g.dtype, copy=False)
+        return F.relu_backward(g, a)
 
 
 class Max(_ArrayFunction):

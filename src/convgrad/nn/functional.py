@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import Function
+from ..operations import ReLU
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "relu", "mse_loss"]
 
@@ -103,22 +104,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad=Tru
     return AvgPool2d.apply(input, kernel_size, stride, padding, count_include_pad)
 
 
-class ReLU(_ArrayFunction):
-    """max(x, 0) elementwise; backward: g where x > 0, else 0 (``convgrad.functional.relu_backward``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return F.relu(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return F.relu_backward(g, x)
-
-
 def relu(input):
-    """max(input, 0) elementwise, any shape."""
+    """max(input, 0) elementwise, any shape (the Function behind ``Tensor.relu``)."""
     return ReLU.apply(input)
 
 

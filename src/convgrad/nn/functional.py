@@ -19,36 +19,35 @@ class _ArrayFunction(Function):
     on_arrays = True
 
 
-class Conv1d(_ArrayFunction):
-    """out = correlate(pad(x), weight) + bias, x: (N, C_in, L) -> (N, C_out, L_out)."""
+class _Convolution(_ArrayFunction):
+    """out = correlate(pad(x), weight) + bias by ``convgrad.functional.<name>``, backward by ``<name>_backward``."""
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, options):
+    name = None  # "conv1d" or "conv2d"
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, options):
         ctx.save_for_backward(x, weight, options)
-        return F.conv1d(x, weight, bias, **options)
+        return getattr(F, cls.name)(x, weight, bias, **options)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         x, weight, options = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grads = F.conv1d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
+        grads = getattr(F, cls.name + "_backward")(g, x, weight, output_mask=(need_x, need_weight, need_bias),
+                                                    **options)
         return grads + (None,)
 
 
-class Conv2d(_ArrayFunction):
-    """out = correlate(pad(x), weight) + bias, x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+class Conv1d(_Convolution):
+    """x: (N, C_in, L) -> (N, C_out, L_out)."""
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, options):
-        ctx.save_for_backward(x, weight, options)
-        return F.conv2d(x, weight, bias, **options)
+    name = "conv1d"
 
-    @staticmethod
-    def backward(ctx, g):
-        x, weight, options = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grads = F.conv2d_backward(g, x, weight, output_mask=(need_x, need_weight, need_bias), **options)
-        return grads + (None,)
+
+class Conv2d(_Convolution):
+    """x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    name = "conv2d"
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import convgrad.conv as CC
 import convgrad.functional as CF
 from convgrad import nn
 from convgrad.autograd import Tensor, gradcheck
@@ -43,14 +44,14 @@ def _count(module):
 
 
 class _Spy:
-    """Wraps a convgrad.functional function, recording the keyword arguments of each call."""
+    """Wraps a function of ``module`` (convgrad.functional unless given), recording the arguments of each call."""
 
-    def __init__(self, monkeypatch, name):
-        self.calls, self.function = [], getattr(CF, name)
-        monkeypatch.setattr(CF, name, self)
+    def __init__(self, monkeypatch, name, module=CF):
+        self.calls, self.function = [], getattr(module, name)
+        monkeypatch.setattr(module, name, self)
 
     def __call__(self, *args, **kwargs):
-        self.calls.append(kwargs)
+        self.calls.append((args, kwargs))
         return self.function(*args, **kwargs)
 
 
@@ -353,12 +354,15 @@ CONV2D_OPTIONS = [dict(), dict(stride=2), dict(padding=1), dict(padding="same", 
                   dict(groups=2, stride=(1, 2)), dict(bias=False)]
 
 
+# (2, 4, 7, 8) takes convgrad.conv's path for small jobs (the weight gradient reuses the forward's
+# columns), (4, 7, 8) is unbatched, (6, 4, 30, 32) is large enough for the blocked, threaded path.
+@pytest.mark.parametrize("shape", [(2, 4, 7, 8), (4, 7, 8), (6, 4, 30, 32)], ids=str)
 @pytest.mark.parametrize("options", CONV2D_OPTIONS, ids=str)
-def test_conv2d_layer_is_functional_conv2d(options):
+def test_conv2d_layer_is_functional_conv2d(options, shape):
     layer_options = dict(options)
     bias = layer_options.pop("bias", True)
     conv = nn.Conv2d(4, 6, 3, bias=bias, generator=_rng(1), **layer_options)
-    x = Tensor(_array((2, 4, 7, 8), seed=2), requires_grad=True)
+    x = Tensor(_array(shape, seed=2), requires_grad=True)
     out = conv(x)
     b = None if conv.bias is None else conv.bias.data
     functional_options = dict(stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros") | layer_options
@@ -374,9 +378,10 @@ def test_conv2d_layer_is_functional_conv2d(options):
 
 @pytest.mark.parametrize("options", [dict(), dict(stride=2, padding=2), dict(padding="same", dilation=3),
                                      dict(padding=2, padding_mode="replicate", groups=2)], ids=str)
-def test_conv1d_layer_is_functional_conv1d(options):
+@pytest.mark.parametrize("shape", [(3, 2, 11), (2, 11), (40, 2, 900)], ids=str)
+def test_conv1d_layer_is_functional_conv1d(options, shape):
     conv = nn.Conv1d(2, 4, 3, generator=_rng(4), **options)
-    x = Tensor(_array((3, 2, 11), seed=5), requires_grad=True)
+    x = Tensor(_array(shape, seed=5), requires_grad=True)
     out = conv(x)
     functional_options = dict(stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros") | options
     np.testing.assert_array_equal(out.data, CF.conv1d(x.data, conv.weight.data, conv.bias.data,
@@ -426,17 +431,18 @@ def test_mse_loss_reduction_is_checked():
         nn.MSELoss("max")
 
 
-@pytest.mark.parametrize("name, call", [
-    ("conv2d_backward", lambda x, w, b: NF.conv2d(x, w, b, padding=1)),
-    ("conv1d_backward", lambda x, w, b: NF.conv1d(x[..., 0], w[..., 0], b, padding=1)),
-    ("max_pool2d_backward", lambda x, w, b: NF.max_pool2d(x, 2)),
-    ("avg_pool2d_backward", lambda x, w, b: NF.avg_pool2d(x, 2)),
-    ("relu_backward", lambda x, w, b: NF.relu(x)),
-    ("mse_loss_backward", lambda x, w, b: NF.mse_loss(x, Tensor(np.zeros(x.shape)))),
+@pytest.mark.parametrize("module, name, call", [
+    (CC, "_backward", lambda x, w, b: NF.conv2d(x, w, b, padding=1)),
+    (CC, "_backward", lambda x, w, b: NF.conv1d(x[..., 0], w[..., 0], b, padding=1)),
+    (CF, "max_pool2d_backward", lambda x, w, b: NF.max_pool2d(x, 2)),
+    (CF, "avg_pool2d_backward", lambda x, w, b: NF.avg_pool2d(x, 2)),
+    (CF, "relu_backward", lambda x, w, b: NF.relu(x)),
+    (CF, "mse_loss_backward", lambda x, w, b: NF.mse_loss(x, Tensor(np.zeros(x.shape)))),
 ])
-def test_each_function_calls_the_derived_backward(monkeypatch, name, call):
-    # The Function is a wrapper: its backward goes through convgrad.functional's (patched here with a spy).
-    spy = _Spy(monkeypatch, name)
+def test_each_function_calls_the_derived_backward(monkeypatch, module, name, call):
+    # The Function is a wrapper: its backward goes through convgrad.functional's (for a convolution,
+    # convgrad.conv._backward, the derivation conv1d_backward and conv2d_backward run), patched with a spy.
+    spy = _Spy(monkeypatch, name, module)
     x = Tensor(_array((1, 2, 4, 4), seed=12), requires_grad=True)
     w, b = Tensor(_array((3, 2, 3, 3), seed=13), requires_grad=True), Tensor(np.zeros(3), requires_grad=True)
     out = call(x, w, b)
@@ -447,13 +453,14 @@ def test_each_function_calls_the_derived_backward(monkeypatch, name, call):
 
 @pytest.mark.parametrize("need_x", [False, True])
 def test_convolution_asks_only_for_the_gradients_needed(monkeypatch, need_x):
-    # nn.functional's docstring: output_mask = needs_input_grad, so a first layer's input gradient is skipped.
-    spy = _Spy(monkeypatch, "conv2d_backward")
-    conv = nn.Conv2d(2, 3, 3, generator=_rng(14))
+    # nn.functional's docstring: the output mask is needs_input_grad, so a first layer's input gradient is skipped.
+    spy = _Spy(monkeypatch, "_backward", CC)
+    layer = nn.Conv2d(2, 3, 3, generator=_rng(14))
     x = Tensor(_array((1, 2, 5, 5), seed=15), requires_grad=need_x)
-    conv(x).sum().backward()
-    assert spy.calls[0]["output_mask"] == (need_x, True, True)
-    assert (x.grad is not None) == need_x and conv.weight.grad is not None
+    layer(x).sum().backward()
+    (_, _, _, _, mask, _), _ = spy.calls[0]
+    assert mask == (need_x, True, True)
+    assert (x.grad is not None) == need_x and layer.weight.grad is not None
 
 
 def test_a_frozen_bias_gets_no_gradient():

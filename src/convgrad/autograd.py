@@ -21,6 +21,8 @@ float becomes float64 (PyTorch's default is float32).
 """
 
 import contextlib
+import heapq
+import itertools
 
 import numpy as np
 
@@ -274,12 +276,17 @@ class _Context:
 
 class Node:
     """One recorded operation: the Function, its context, its inputs (the graph's edges) and the shapes and
-    dtypes of its outputs (an output no path reaches gets a zero gradient of its shape)."""
+    dtypes of its outputs (an output no path reaches gets a zero gradient of its shape).
 
-    __slots__ = ("function", "ctx", "inputs", "outputs", "__weakref__")
+    ``seq`` counts the nodes in the order they were made. A node's inputs were computed before it, so
+    their nodes have smaller numbers: the decreasing order of ``seq`` is a reverse topological order
+    (PyTorch's engine uses the same numbers)."""
+
+    __slots__ = ("function", "ctx", "inputs", "outputs", "seq", "__weakref__")
 
     def __init__(self, function, ctx, inputs, outputs):
         self.function, self.ctx, self.inputs, self.outputs = function, ctx, inputs, outputs
+        self.seq = next(_node_count)
 
     def name(self):
         """The node's name as PyTorch spells it: the Function's name + "Backward"."""
@@ -287,6 +294,9 @@ class Node:
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+
+_node_count = itertools.count()
 
 
 class Function:
@@ -360,44 +370,53 @@ def _wrap(value):
 
 
 def _run_backward(root, gradient, retain_graph):
-    """Walk the graph from ``root`` in reverse topological order, summing gradients per node output."""
-    if root.grad_fn is None:  # a leaf: its gradient is the given one
+    """Run the nodes reachable from ``root`` latest first, each once, with the sum of its outputs' gradients.
+
+    A node waits in a heap keyed by ``-seq`` from the moment a gradient first reaches it; it is taken out
+    only when every node made after it has run, so every path into it has delivered its share by then.
+    """
+    start = root.grad_fn
+    if start is None:  # a leaf: its gradient is the given one
         _accumulate_leaf(root, gradient)
         return
-    order = _topological_order(root.grad_fn)
-    pending = {id(root.grad_fn): [None] * len(root.grad_fn.outputs)}
-    pending[id(root.grad_fn)][root._output_index] = gradient
-    for node in order:  # every node after all the nodes that use its outputs
-        grads = pending.pop(id(node), None)
-        if grads is None:  # no path from the root reached it
-            continue
+    pending = {start: [None] * len(start.outputs)}   # node -> the gradients of its outputs, summed so far
+    pending[start][root._output_index] = gradient
+    heap = [(-start.seq, start)]
+    while heap:
+        node = heapq.heappop(heap)[1]
+        grads = pending.pop(node)
         ctx = node.ctx   # a freed ctx raises (explaining retain_graph) only if backward reads what it saved
-        if any(g is None for g in grads):  # an output nothing used: its gradient is zero
-            grads = [np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.outputs)]
-        if node.function.on_arrays:
-            input_grads = node.function.backward(ctx, *grads)
+        for k, g in enumerate(grads):
+            if g is None:  # an output nothing used: its gradient is zero
+                grads[k] = np.zeros(*node.outputs[k])
+        function = node.function
+        if function.on_arrays:
+            input_grads = function.backward(ctx, *grads)
         else:
-            input_grads = node.function.backward(ctx, *[Tensor(g) for g in grads])
-        if not isinstance(input_grads, tuple):
+            input_grads = function.backward(ctx, *[Tensor(g) for g in grads])
+        if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
-            raise RuntimeError(f"{node.function.__name__}.backward returned {len(input_grads)} gradients, "
+            raise RuntimeError(f"{function.__name__}.backward returned {len(input_grads)} gradients, "
                                f"expected {len(node.inputs)} (one per argument of forward, None for non-tensors)")
         for inp, g in zip(node.inputs, input_grads):
             if inp is None or g is None:
                 continue
-            if isinstance(g, Tensor):
-                g = g.data
-            if type(g) is not np.ndarray or g.dtype != inp.data.dtype:
-                g = np.asarray(g, dtype=inp.data.dtype)
-            if g.shape != inp.data.shape:
-                g = _sum_to_shape(g, inp.data.shape, node)
-            if inp.grad_fn is None:
+            data = inp.data
+            if type(g) is not np.ndarray:
+                g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=data.dtype)
+            elif g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            if g.shape != data.shape:
+                g = _sum_to_shape(g, data.shape, node)
+            fn = inp.grad_fn
+            if fn is None:
                 _accumulate_leaf(inp, g)
                 continue
-            slots = pending.get(id(inp.grad_fn))
+            slots = pending.get(fn)
             if slots is None:
-                slots = pending[id(inp.grad_fn)] = [None] * len(inp.grad_fn.outputs)
+                slots = pending[fn] = [None] * len(fn.outputs)
+                heapq.heappush(heap, (-fn.seq, fn))
             k = inp._output_index
             slots[k] = g if slots[k] is None else slots[k] + g
             if inp._retains_grad:
@@ -409,25 +428,6 @@ def _run_backward(root, gradient, retain_graph):
 def _accumulate_leaf(leaf, g):
     if leaf.requires_grad:
         leaf.grad = g.copy() if leaf.grad is None else np.asarray(leaf.grad + g)   # 0-d stays an array
-
-
-def _topological_order(start):
-    """Nodes reachable from ``start``, each before every node it feeds: the reverse of a depth-first
-    post-order (a node is finished only after every node below it)."""
-    order, expanded, stack = [], set(), [(start, False)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
-            continue
-        if id(node) in expanded:
-            continue
-        expanded.add(id(node))
-        stack.append((node, True))
-        for inp in node.inputs:
-            if inp is not None and inp.grad_fn is not None and id(inp.grad_fn) not in expanded:
-                stack.append((inp.grad_fn, False))
-    return order[::-1]
 
 
 def _sum_to_shape(g, shape, node):

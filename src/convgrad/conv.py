@@ -86,8 +86,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     """
     x, weight, bias, _, spec, unbatched = prepare("conv1d", 1, x, weight, bias, None,
                                                  stride, padding, dilation, padding_mode, groups)
-    out = _forward(x, weight, bias, spec)[:, :, 0, :]
-    return out[0] if unbatched else out
+    return _output(_forward(x, weight, bias, spec), 1, unbatched)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1):
@@ -128,8 +127,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, padding_mode="
     """
     x, weight, bias, _, spec, unbatched = prepare("conv2d", 2, x, weight, bias, None,
                                                  stride, padding, dilation, padding_mode, groups)
-    out = _forward(x, weight, bias, spec)
-    return out[0] if unbatched else out
+    return _output(_forward(x, weight, bias, spec), 2, unbatched)
 
 
 def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1,
@@ -161,10 +159,7 @@ def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
     grad_out, x, weight, spec, unbatched = prepare_backward("conv1d_backward", 1, grad_out, x, weight,
                                                             stride, padding, dilation, padding_mode, groups)
     mask = _output_mask(output_mask, "conv1d_backward")
-    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec, mask)
-    if grad_x is not None:
-        grad_x = grad_x[0, :, 0, :] if unbatched else grad_x[:, :, 0, :]
-    return grad_x, (None if grad_weight is None else grad_weight[:, :, 0, :]), grad_bias
+    return _gradients(_backward(grad_out, x, weight, spec, mask), 1, unbatched)
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, padding_mode="zeros", groups=1,
@@ -199,8 +194,62 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, paddin
     grad_out, x, weight, spec, unbatched = prepare_backward("conv2d_backward", 2, grad_out, x, weight,
                                                             stride, padding, dilation, padding_mode, groups)
     mask = _output_mask(output_mask, "conv2d_backward")
-    grad_x, grad_weight, grad_bias = _backward(grad_out, x, weight, spec, mask)
-    return (grad_x[0] if unbatched and grad_x is not None else grad_x), grad_weight, grad_bias
+    return _gradients(_backward(grad_out, x, weight, spec, mask), 2, unbatched)
+
+
+# --- a forward that keeps what its backward reuses (for convgrad.nn) -----------------------------
+
+def convolution(nd, x, weight, bias, stride, padding, dilation, padding_mode, groups):
+    """conv1d (nd = 1) or conv2d (nd = 2), arguments as theirs, and a record for
+    :func:`convolution_backward`: ``(out, saved)``.
+
+    ``saved`` holds the checked arguments and, for a small job, the padded input's columns that the
+    forward multiplied: the weight gradient reuses them instead of padding and copying x again. An
+    autograd Function (``convgrad.nn.functional``) calls this pair, so that the arguments are checked
+    once per forward and backward, not twice.
+    """
+    x, weight, bias, _, spec, unbatched = prepare(_NAMES[nd], nd, x, weight, bias, None,
+                                                 stride, padding, dilation, padding_mode, groups)
+    if _is_small(x.shape[0], weight, spec):
+        out, cols = _small.forward(x, weight, bias, spec, keep_columns=True)
+    else:
+        out, cols = _forward(x, weight, bias, spec), None
+    return _output(out, nd, unbatched), (nd, x, weight, spec, unbatched, cols)
+
+
+def convolution_backward(grad_out, saved, output_mask=_ALL_GRADIENTS):
+    """conv1d_backward / conv2d_backward from :func:`convolution`'s record: (grad_x, grad_weight, grad_bias),
+    None for what ``output_mask`` (three bools) leaves out.
+
+    grad_out: the output's shape and dtype (what an autograd engine passes; not checked again).
+    """
+    nd, x, weight, spec, unbatched, cols = saved
+    if unbatched:
+        grad_out = grad_out[None]
+    if nd == 1:
+        grad_out = grad_out[:, :, None, :]
+    return _gradients(_backward(grad_out, x, weight, spec, output_mask, cols), nd, unbatched)
+
+
+_NAMES = {1: "conv1d", 2: "conv2d"}
+
+
+def _output(out, nd, unbatched):
+    """The batched 2-D result in the shape the caller's arguments had (1-D: height 1 dropped)."""
+    if nd == 1:
+        out = out[:, :, 0, :]
+    return out[0] if unbatched else out
+
+
+def _gradients(grads, nd, unbatched):
+    """(grad_x, grad_weight, grad_bias) of the batched 2-D form, in the shapes of the caller's arguments."""
+    grad_x, grad_weight, grad_bias = grads
+    if nd == 1:
+        grad_x = None if grad_x is None else grad_x[:, :, 0, :]
+        grad_weight = None if grad_weight is None else grad_weight[:, :, 0, :]
+    if unbatched and grad_x is not None:
+        grad_x = grad_x[0]
+    return grad_x, grad_weight, grad_bias
 
 
 # --- the derivation (2-D, batched, validated arrays) ----------------------------------------------
@@ -231,11 +280,11 @@ def _forward(x, weight, bias, spec):
     return out
 
 
-def _backward(grad_out, x, weight, spec, mask=(True, True, True)):
+def _backward(grad_out, x, weight, spec, mask=(True, True, True), cols=None):
     """(dL/dx, dL/dweight, dL/dbias) by chapter 8's three formulas, group of channels by group;
-    None for those ``mask`` leaves out."""
+    None for those ``mask`` leaves out. ``cols``: a small job's wide columns of x_pad, from its forward."""
     if spec.narrow_zeros and _is_small(x.shape[0], weight, spec):
-        return _small.backward(grad_out, x, weight, spec, mask)
+        return _small.backward(grad_out, x, weight, spec, mask, cols)
     need_x, need_weight, need_bias = mask
     # dL/dbias[o] = sum_{n, i, j} g[n, o, i, j]: bias[o] is added at every output position.
     # (Summed image group by image group below when the batch is shared among threads.)

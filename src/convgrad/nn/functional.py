@@ -3,13 +3,14 @@
 Each is a Function whose forward is ``convgrad.functional``'s operation and whose backward is the
 backward derived in the chapters (``conv2d_backward`` is chapter 8's three formulas), never a second
 implementation. Gradients nobody asked for are not computed: a convolution's backward passes
-``output_mask=ctx.needs_input_grad``, so the first layer's input gradient is skipped.
+``ctx.needs_input_grad`` as its output mask, so the first layer's input gradient is skipped.
 """
 
 import numpy as np
 
 from .. import functional as F
 from ..autograd import Function
+from ..conv import convolution, convolution_backward
 from ..operations import ReLU
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "relu", "mse_loss"]
@@ -20,48 +21,47 @@ class _ArrayFunction(Function):
 
 
 class _Convolution(_ArrayFunction):
-    """out = correlate(pad(x), weight) + bias by ``convgrad.functional.<name>``, backward by ``<name>_backward``."""
+    """out = correlate(pad(x), weight) + bias by :func:`convgrad.conv.convolution` (what ``convgrad.functional``'s
+    conv1d/conv2d compute), backward by :func:`convgrad.conv.convolution_backward` (what conv1d_backward/
+    conv2d_backward compute) from the forward's record: the arguments are checked once, and the weight
+    gradient reuses the columns the forward made."""
 
-    name = None  # "conv1d" or "conv2d"
+    nd = None  # 1 or 2
 
     @classmethod
     def forward(cls, ctx, x, weight, bias, options):
-        ctx.save_for_backward(x, weight, options)
-        return getattr(F, cls.name)(x, weight, bias, **options)
+        out, saved = convolution(cls.nd, x, weight, bias, *options)
+        ctx.save_for_backward(saved)
+        return out
 
-    @classmethod
-    def backward(cls, ctx, g):
-        x, weight, options = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grads = getattr(F, cls.name + "_backward")(g, x, weight, output_mask=(need_x, need_weight, need_bias),
-                                                    **options)
-        return grads + (None,)
+    @staticmethod
+    def backward(ctx, g):
+        saved, = ctx.saved_tensors
+        return convolution_backward(g, saved, ctx.needs_input_grad[:3]) + (None,)
 
 
 class Conv1d(_Convolution):
     """x: (N, C_in, L) -> (N, C_out, L_out)."""
 
-    name = "conv1d"
+    nd = 1
 
 
 class Conv2d(_Convolution):
     """x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
 
-    name = "conv2d"
+    nd = 2
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """1-D convolution (cross-correlation) of Tensors: input (N, C_in, L) or (C_in, L),
     weight (C_out, C_in/groups, k), bias (C_out,) or None. Arguments as ``convgrad.functional.conv1d``."""
-    return Conv1d.apply(input, weight, bias, dict(stride=stride, padding=padding, dilation=dilation,
-                                                 padding_mode=padding_mode, groups=groups))
+    return Conv1d.apply(input, weight, bias, (stride, padding, dilation, padding_mode, groups))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """2-D convolution (cross-correlation) of Tensors: input (N, C_in, H, W) or (C_in, H, W),
     weight (C_out, C_in/groups, kh, kw), bias (C_out,) or None. Arguments as ``convgrad.functional.conv2d``."""
-    return Conv2d.apply(input, weight, bias, dict(stride=stride, padding=padding, dilation=dilation,
-                                                 padding_mode=padding_mode, groups=groups))
+    return Conv2d.apply(input, weight, bias, (stride, padding, dilation, padding_mode, groups))
 
 
 class MaxPool2d(_ArrayFunction):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from convgrad import _engine, _small, naive
+from convgrad.conv import convolution, convolution_backward
 from convgrad.functional import conv1d, conv1d_backward, conv2d, conv2d_backward
 
 from conv_checks import close
@@ -35,14 +36,28 @@ def small_case(seed):
 def test_a_small_job_gives_the_loops_answer_to_the_bit_on_integers(monkeypatch, seed):
     x, weight, bias, kw = small_case(seed)
     calls = []
-    original = _small.correlate
-    monkeypatch.setattr(_small, "correlate", lambda *args: calls.append(1) or original(*args))
+    original = _small.forward
+    monkeypatch.setattr(_small, "forward", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     out = conv2d(x, weight, bias, **kw)
     assert calls, "a small job did not take the small path"
     assert np.array_equal(out, naive.conv2d(x, weight, bias, **kw))
     grad_out = np.random.default_rng(seed).integers(-3, 4, out.shape).astype(float)
     for got, want in zip(conv2d_backward(grad_out, x, weight, **kw), naive.conv2d_backward(grad_out, x, weight, **kw)):
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_the_backward_from_the_forwards_record_gives_the_loops_answer(seed):
+    # convolution() keeps the forward's columns, and convolution_backward's weight gradient reuses them.
+    x, weight, bias, kw = small_case(seed)
+    options = [kw[name] for name in ("stride", "padding")] + [kw["dilation"], kw["padding_mode"], kw["groups"]]
+    out, saved = convolution(2, x, weight, bias, *options)
+    assert np.array_equal(out, naive.conv2d(x, weight, bias, **kw))
+    grad_out = np.random.default_rng(seed).integers(-3, 4, out.shape).astype(float)
+    want = naive.conv2d_backward(grad_out, x, weight, **kw)
+    for mask in [(True, True, True), (False, True, True), (True, False, False)]:
+        for got, expected, needed in zip(convolution_backward(grad_out, saved, mask), want, mask):
+            assert (got is None) if not needed else np.array_equal(got, expected)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -63,7 +78,7 @@ def test_the_small_path_agrees_with_the_general_path(monkeypatch, seed, dtype):
 
 def test_a_large_job_or_a_long_kernel_does_not_take_the_small_path(monkeypatch):
     calls = []
-    monkeypatch.setattr(_small, "correlate", lambda *args: calls.append(1))
+    monkeypatch.setattr(_small, "forward", lambda *args, **kwargs: calls.append(1))
     rng = np.random.default_rng(0)
     conv2d(rng.standard_normal((8, 16, 32, 32)), rng.standard_normal((16, 16, 3, 3)), padding=1)  # 2.4M madds/image
     conv2d(rng.standard_normal((1, 1, 20, 20)), rng.standard_normal((1, 1, 9, 9)))                # FFT_TAPS taps

@@ -124,8 +124,9 @@ def forward(x, weight, bias, spec, keep_columns=False):
     rows = np.matmul(weight.reshape(p.kernels), cols)          # (N, groups, C_out/groups, columns)
     if bias is not None:  # on the contiguous rows: cheaper than on the strided view
         rows += bias.reshape(p.bias)
-    # At stride 1 the result is a view of the rows (row stride Wp): a compact copy would cost as much as the product.
-    out = rows.reshape(p.out_shape) if p.out_strides is None else _view(rows, (p.out_shape, p.out_strides))
+    # At stride 1 the output is the rows read with row stride Wp, copied into a compact array: every
+    # elementwise operation after it (a ReLU, its backward, a loss) runs faster on contiguous memory.
+    out = rows.reshape(p.out_shape) if p.out_strides is None else _view(rows, (p.out_shape, p.out_strides)).copy()
     if keep_columns:
         return out, (cols if p.wide_rows else None)
     return out
@@ -147,7 +148,7 @@ def backward(grad_out, x, weight, spec, mask, cols=None):
         # three times slower on a kernel of negative strides.
         turned = weight[:, :, ::-1, ::-1].reshape(p.turned).swapaxes(1, 2).copy()
         rows = np.matmul(turned.reshape(p.turned_kernels), _view(grid, p.grid_cols_view).reshape(p.grid_cols))
-        grad_x = _view(rows, (x.shape, p.grad_x_strides))
+        grad_x = _view(rows, (x.shape, p.grad_x_strides)).copy()
     if need_weight:
         if p.wide_rows:
             if cols is None:

@@ -11,7 +11,10 @@ def relu(x):
     x: array of any shape. Returns an array of the same shape and dtype
     (NaN stays NaN, as in PyTorch).
     """
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    if x.dtype.kind == "f":  # a Python 0.0 takes x's dtype (NumPy 2's rule for Python scalars)
+        return np.maximum(x, 0.0)
     return np.maximum(x, np.zeros((), dtype=x.dtype))
 
 
@@ -36,7 +39,8 @@ def relu_backward(grad_out, x):
     ValueError
         ``grad_out`` and ``x`` have different shapes.
     """
-    grad_out, x = np.asarray(grad_out), np.asarray(x)
+    if type(grad_out) is not np.ndarray or type(x) is not np.ndarray:
+        grad_out, x = np.asarray(grad_out), np.asarray(x)
     if grad_out.shape != x.shape:
         raise ValueError(f"grad_out must have the shape of x, got grad_out {grad_out.shape} and x {x.shape}")
     if grad_out.dtype is x.dtype:  # the common case, without result_type's cost

@@ -151,7 +151,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs: this tensor has "
                                    f"shape {self.shape}; pass gradient= (dL/d this tensor) to backward()")
-            gradient = np.ones_like(self.data)
+            gradient = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if gradient.shape != self.shape:
@@ -159,8 +159,11 @@ class Tensor:
                                    f"shape {self.shape}")
         if self._retains_grad and self.grad_fn is not None:   # a retained root keeps the gradient it was given
             self.grad = gradient.copy() if self.grad is None else self.grad + gradient
-        with _grad_mode(False):   # backward records nothing, as PyTorch's without create_graph
+        enabled, _state["grad_enabled"] = _state["grad_enabled"], False
+        try:   # backward records nothing, as PyTorch's without create_graph
             _run_backward(self, gradient, retain_graph)
+        finally:
+            _state["grad_enabled"] = enabled
 
     # -- operations (each a Function in convgrad.operations) --------------------------------------------
     def __add__(self, other):
@@ -327,14 +330,20 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        needs, values = [], []
-        for a in args:  # one pass: which arguments need a gradient, and what forward receives
+        needs, values, inputs = [], [], []   # per argument: needs a gradient, what forward gets, the graph's edge
+        record = False
+        for a in args:  # one pass over the arguments
             if isinstance(a, Tensor):
-                needs.append(a.requires_grad)
                 values.append(a.data)
+                if a.requires_grad:
+                    needs.append(True)
+                    inputs.append(a)
+                    record = True
+                    continue
             else:
-                needs.append(False)
                 values.append(a)
+            needs.append(False)
+            inputs.append(None)
         ctx = _Context(tuple(needs))
         enabled = _state["grad_enabled"]
         _state["grad_enabled"] = False   # forward records nothing (a plain toggle: this runs on every operation)
@@ -342,22 +351,20 @@ class Function:
             result = cls.forward(ctx, *(values if cls.on_arrays else args))
         finally:
             _state["grad_enabled"] = enabled
-        if isinstance(result, tuple):
-            outputs = tuple([_wrap(r) for r in result])
-        else:
-            outputs = None
+        record = record and enabled
+        if not isinstance(result, tuple):  # the common case: one output
             out = _wrap(result)
-        if enabled and True in needs:
-            inputs = tuple([a if need else None for a, need in zip(args, needs)])
-            if outputs is None:  # the common case: one output
-                if out.data.dtype.kind == "f":
-                    out.requires_grad, out.grad_fn = True, Node(cls, ctx, inputs, ((out.data.shape, out.data.dtype),))
-                return out
-            node = Node(cls, ctx, inputs, tuple([(o.data.shape, o.data.dtype) for o in outputs]))
+            data = out.data
+            if record and data.dtype.kind == "f":
+                out.requires_grad, out.grad_fn = True, Node(cls, ctx, tuple(inputs), ((data.shape, data.dtype),))
+            return out
+        outputs = tuple([_wrap(r) for r in result])
+        if record:
+            node = Node(cls, ctx, tuple(inputs), tuple([(o.data.shape, o.data.dtype) for o in outputs]))
             for i, o in enumerate(outputs):
                 if o.data.dtype.kind == "f":
                     o.requires_grad, o.grad_fn, o._output_index = True, node, i
-        return out if outputs is None else outputs
+        return outputs
 
 
 def _wrap(value):
@@ -405,7 +412,7 @@ def _run_backward(root, gradient, retain_graph):
             data = inp.data
             if type(g) is not np.ndarray:
                 g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=data.dtype)
-            elif g.dtype != data.dtype:
+            elif g.dtype is not data.dtype and g.dtype != data.dtype:
                 g = g.astype(data.dtype)
             if g.shape != data.shape:
                 g = _sum_to_shape(g, data.shape, node)

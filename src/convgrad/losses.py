@@ -29,7 +29,7 @@ def mse_loss(input, target, reduction="mean"):
         an error) or ``reduction`` is unknown.
     """
     input, target, dtype = _check(input, target, reduction)
-    diff = input.astype(dtype, copy=False) - target.astype(dtype, copy=False)
+    diff = np.subtract(input, target, dtype=dtype)
     squared = np.multiply(diff, diff, out=diff)
     if reduction == "none":
         return squared
@@ -62,19 +62,23 @@ def mse_loss_backward(input, target, reduction="mean", grad_output=1.0):
         shape (a scalar is required for "mean" and "sum").
     """
     input, target, dtype = _check(input, target, reduction)
-    grad_output = np.asarray(grad_output)
-    allowed = [()] if reduction != "none" else [(), input.shape]
-    if grad_output.shape not in allowed:
-        raise ValueError(f"grad_output must have shape {' or '.join(map(str, allowed))} for reduction={reduction!r}, "
-                         f"got {grad_output.shape}")
-    grad = 2 * (input.astype(dtype, copy=False) - target.astype(dtype, copy=False)) * grad_output.astype(dtype)
+    if type(grad_output) is not np.ndarray or grad_output.dtype != dtype:
+        grad_output = np.asarray(grad_output).astype(dtype)
+    if grad_output.shape != () and (reduction != "none" or grad_output.shape != input.shape):
+        allowed = "()" if reduction != "none" else f"() or {input.shape}"
+        raise ValueError(f"grad_output must have shape {allowed} for reduction={reduction!r}, got {grad_output.shape}")
+    # 2 (input - target) grad_output [/ N], in that order, on one new array
+    grad = np.subtract(input, target, dtype=dtype)
+    grad *= 2
+    grad *= grad_output
     if reduction == "mean":
-        grad = grad / dtype.type(input.size)  # each entry carries 1/N of the mean
-    return grad.astype(dtype, copy=False)
+        grad /= dtype.type(input.size)  # each entry carries 1/N of the mean
+    return grad
 
 
 def _check(input, target, reduction):
-    input, target = np.asarray(input), np.asarray(target)
+    if type(input) is not np.ndarray or type(target) is not np.ndarray:
+        input, target = np.asarray(input), np.asarray(target)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if input.shape != target.shape:

@@ -44,6 +44,7 @@ def relu_backward(grad_out, x):
     if grad_out.shape != x.shape:
         raise ValueError(f"grad_out must have the shape of x, got grad_out {grad_out.shape} and x {x.shape}")
     if grad_out.dtype is x.dtype:  # the common case, without result_type's cost
-        return np.where(x > 0, grad_out, grad_out.dtype.type(0))
+        # (a Python 0.0 takes a float array's dtype, and is cheaper than a NumPy scalar)
+        return np.where(x > 0, grad_out, 0.0 if x.dtype.kind == "f" else grad_out.dtype.type(0))
     dtype = np.result_type(grad_out, x)
     return np.where(x > 0, grad_out, 0).astype(dtype, copy=False)

@@ -151,7 +151,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs: this tensor has "
                                    f"shape {self.shape}; pass gradient= (dL/d this tensor) to backward()")
-            gradient = np.ones(self.data.shape, dtype=self.data.dtype)
+            gradient = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)   # (np.ones costs 1 us more)
         else:
             gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if gradient.shape != self.shape:

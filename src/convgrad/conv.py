@@ -338,8 +338,8 @@ def _threaded_backward(grad_out, x, weight, spec, groups, grad_x, mask):
 
 def _is_small(n_images, weight, spec):
     """A job for ``_small``: few multiply-adds, and a kernel short enough that the FFT would not win."""
-    taps = spec.kernel_size[0] * spec.kernel_size[1]
-    return taps < FFT_TAPS and 0 < n_images * weight.size * math.prod(spec.out_size) < _engine._UNTHREADED_WORK
+    (kh, kw), (h_out, w_out) = spec.kernel_size, spec.out_size
+    return kh * kw < FFT_TAPS and 0 < n_images * weight.size * h_out * w_out < _engine._UNTHREADED_WORK
 
 
 def _output_mask(output_mask, fname):

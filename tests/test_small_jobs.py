@@ -60,6 +60,27 @@ def test_the_backward_from_the_forwards_record_gives_the_loops_answer(seed):
             assert (got is None) if not needed else np.array_equal(got, expected)
 
 
+# More output than input channels per group at stride 1 with "same" widths: the input gradient by col2im.
+@pytest.mark.parametrize("n, c_in, c_out, groups, kernel, dilation, padding", [
+    (1, 1, 16, 1, 3, 1, 1), (2, 1, 4, 1, 3, 1, (0, 1)), (1, 2, 6, 2, (3, 5), (2, 1), (1, 2)),
+    (3, 2, 8, 1, (2, 3), 1, (1, 1)), (1, 3, 6, 3, 1, 1, 0)], ids=str)
+def test_more_output_channels_take_col2im_and_give_the_loops_answer(n, c_in, c_out, groups, kernel, dilation,
+                                                                    padding):
+    rng = np.random.default_rng(c_out)
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = rng.integers(-3, 4, (n, c_in, 7, 9)).astype(float)
+    weight = rng.integers(-3, 4, (c_out, c_in // groups, kh, kw)).astype(float)
+    kw_args = dict(padding=padding, dilation=dilation, groups=groups)
+    grad_out = rng.integers(-3, 4, conv2d(x, weight, **kw_args).shape).astype(float)
+    _small._plans.clear()
+    want = naive.conv2d_backward(grad_out, x, weight, **kw_args)
+    for mask in [(True, True, True), (True, False, False), (False, True, False)]:
+        got = conv2d_backward(grad_out, x, weight, output_mask=mask, **kw_args)
+        for a, b, needed in zip(got, want, mask):
+            assert (a is None) if not needed else (a.flags.c_contiguous and np.array_equal(a, b))
+    assert [p.col2im for p in _small._plans.values()] == [True]
+
+
 @pytest.mark.parametrize("seed", range(40))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_small_path_agrees_with_the_general_path(monkeypatch, seed, dtype):

@@ -86,6 +86,16 @@ class Plan:
         if self.wide_rows:  # g on x_pad's wide rows: g[n, o, i, j] at t = i*Wp + j, zeros between
             self.g_wide = ((n, groups, q, (h_out - 1) * wp + w_out), grid_strides + (item,),
                            (first_row * wg + first_col) * item)
+        # With more output than input channels per group, the input gradient's columns would be q/C times
+        # larger than the forward's: then dL/dx goes the other way (col2im), the columns' gradient
+        # kernels^T @ g_wide added back onto x_pad, one shifted add per kernel offset (a, b).
+        self.col2im = self.wide_rows and q > c
+        if self.col2im:
+            length = (h_out - 1) * wp + w_out
+            self.g_rows_wide = (n, o, h_out, wp)
+            self.offsets = [(a, b, dh * a * wp + dw * b) for a in range(kh) for b in range(kw)]
+            self.column_grads = (n, groups, c, kh, kw, length)
+            self.padded_rows = (n, groups, c, hp * wp)
 
 
 def plan(x, weight, spec):
@@ -138,6 +148,8 @@ def backward(grad_out, x, weight, spec, mask, cols=None):
     forward's columns (made again from x when None)."""
     need_x, need_weight, need_bias = mask
     p = plan(x, weight, spec)
+    if p.col2im:
+        return _backward_by_col2im(grad_out, x, weight, p, mask, cols)
     grad_x = grad_weight = None
     if need_x or (need_weight and p.wide_rows):
         grid = np.zeros(p.grid, dtype=grad_out.dtype)
@@ -158,6 +170,35 @@ def backward(grad_out, x, weight, spec, mask, cols=None):
             windows = _view(_padded(x, p), p.windows).reshape(p.window_cols)
             per_image = np.matmul(grad_out.reshape(p.g_rows), windows.swapaxes(2, 3))
         grad_weight = (per_image[0] if x.shape[0] == 1 else per_image.sum(axis=0)).reshape(weight.shape)
+    return grad_x, grad_weight, (np.add.reduce(grad_out, axis=(0, 2, 3)) if need_bias else None)
+
+
+def _backward_by_col2im(grad_out, x, weight, p, mask, cols):
+    """:func:`backward` at stride 1 with "same" widths and more output than input channels per group:
+    g on x_pad's wide rows (``g_wide``, zeros after each output row), then
+
+    * dL/dcols = kernels^T @ g_wide, and dL/dx_pad[n, k*C + c, d_h*a*Wp + d_w*b + t] += dL/dcols[n, k, (c, a, b), t]
+      for every (a, b) (the adjoint of the forward's columns), cropped to x;
+    * dL/dweight = g_wide @ cols^T, as in :func:`backward`.
+    """
+    need_x, need_weight, need_bias = mask
+    n, length = x.shape[0], p.cols[3]
+    wide = np.zeros(p.g_rows_wide, dtype=grad_out.dtype)
+    wide[:, :, :, :grad_out.shape[3]] = grad_out
+    g_wide = wide.reshape(n, p.kernels[0], p.kernels[1], -1)[..., :length]     # (N, groups, C_out/groups, L)
+    grad_x = grad_weight = None
+    if need_x:
+        column_grads = np.matmul(weight.reshape(p.kernels).swapaxes(1, 2), g_wide).reshape(p.column_grads)
+        grad_x_pad = np.zeros(p.padded, dtype=grad_out.dtype)
+        rows = grad_x_pad.reshape(p.padded_rows)
+        for a, b, offset in p.offsets:
+            rows[..., offset:offset + length] += column_grads[:, :, :, a, b]
+        grad_x = grad_x_pad[p.interior].copy()
+    if need_weight:
+        if cols is None:
+            cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
+        per_image = np.matmul(g_wide, cols.swapaxes(2, 3))
+        grad_weight = (per_image[0] if n == 1 else per_image.sum(axis=0)).reshape(weight.shape)
     return grad_x, grad_weight, (np.add.reduce(grad_out, axis=(0, 2, 3)) if need_bias else None)
 
 

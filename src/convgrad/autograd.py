@@ -315,10 +315,13 @@ class Function:
     gradient is summed down to its input's shape where the input was broadcast.
 
     convgrad's own operations set ``on_arrays = True``: their forward and backward take and return NumPy
-    arrays, which saves wrapping each intermediate value in a Tensor.
+    arrays, which saves wrapping each intermediate value in a Tensor. Those whose backward returns a new
+    array per gradient, shared with nothing, set ``new_gradients = True``: a leaf then keeps that array as
+    its ``.grad`` instead of a copy.
     """
 
     on_arrays = False
+    new_gradients = False
 
     @staticmethod
     def forward(ctx, *args):
@@ -397,6 +400,7 @@ def _run_backward(root, gradient, retain_graph):
             if g is None:  # an output nothing used: its gradient is zero
                 grads[k] = np.zeros(*node.outputs[k])
         function = node.function
+        new = function.new_gradients
         if function.on_arrays:
             input_grads = function.backward(ctx, *grads)
         else:
@@ -418,7 +422,11 @@ def _run_backward(root, gradient, retain_graph):
                 g = _sum_to_shape(g, data.shape, node)
             fn = inp.grad_fn
             if fn is None:
-                _accumulate_leaf(inp, g)
+                if new and inp.grad is None and g is not data:   # a new array: the leaf can keep it
+                    if inp.requires_grad:
+                        inp.grad = g
+                else:
+                    _accumulate_leaf(inp, g)
                 continue
             slots = pending.get(fn)
             if slots is None:

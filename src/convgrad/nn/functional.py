@@ -27,6 +27,7 @@ class _Convolution(_ArrayFunction):
     gradient reuses the columns the forward made."""
 
     nd = None  # 1 or 2
+    new_gradients = True   # convolution_backward makes each gradient anew
 
     @classmethod
     def forward(cls, ctx, x, weight, bias, options):

@@ -42,7 +42,7 @@ from .correlation import FFT_TAPS, correlate_on_thread
 from .padding import pad_backward
 from .weight_gradient import weight_gradient_on_thread
 
-__all__ = ["conv1d", "conv2d", "conv1d_backward", "conv2d_backward"]
+__all__ = ["conv1d", "conv2d", "conv1d_backward", "conv2d_backward", "convolution", "convolution_backward"]
 
 # output_mask's default: all three gradients
 _ALL_GRADIENTS = (True, True, True)
@@ -203,6 +203,10 @@ def convolution(nd, x, weight, bias, stride, padding, dilation, padding_mode, gr
     """conv1d (nd = 1) or conv2d (nd = 2), arguments as theirs, and a record for
     :func:`convolution_backward`: ``(out, saved)``.
 
+    x: ``(N, C_in, L)`` / ``(N, C_in, H, W)`` (or unbatched), weight ``(C_out, C_in/groups, *kernel)``,
+    bias ``(C_out,)`` or None; out as :func:`conv1d` / :func:`conv2d` return it,
+    ``out[n, o, i, j] = bias[o] + sum_{c', a, b} weight[o, c', a, b] * x_pad[n, c, s*i + d*a, s*j + d*b]``.
+
     ``saved`` holds the checked arguments and, for a small job, the padded input's columns that the
     forward multiplied: the weight gradient reuses them instead of padding and copying x again. An
     autograd Function (``convgrad.nn.functional``) calls this pair, so that the arguments are checked
@@ -221,7 +225,9 @@ def convolution_backward(grad_out, saved, output_mask=_ALL_GRADIENTS):
     """conv1d_backward / conv2d_backward from :func:`convolution`'s record: (grad_x, grad_weight, grad_bias),
     None for what ``output_mask`` (three bools) leaves out.
 
-    grad_out: the output's shape and dtype (what an autograd engine passes; not checked again).
+    grad_out: the output's shape and dtype, ``(N, C_out, *out_size)`` (what an autograd engine passes; not
+    checked again). The gradients have the shapes of x, weight and bias, by chapter 8's three formulas
+    (see :func:`conv2d_backward`).
     """
     nd, x, weight, spec, unbatched, cols = saved
     if unbatched:

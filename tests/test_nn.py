@@ -539,3 +539,20 @@ def test_conv2d_refuses_bad_options_when_built(kwargs, message):
     # PyTorch refuses these in the constructor, not at the first forward
     with pytest.raises(ValueError, match=message):
         nn.Conv2d(1, 1, 3, **kwargs)
+
+
+def test_a_layers_gradients_are_its_own_and_accumulate():
+    # A convolution's backward makes new arrays, which its leaves keep without a copy (new_gradients):
+    # they must still accumulate over two backward passes and belong to no other tensor.
+    layer = nn.Conv2d(2, 3, 3, padding=1, generator=_rng(17))
+    x = Tensor(_array((1, 2, 6, 6), seed=18))
+    layer(x).sum().backward()
+    first_weight, first_bias = layer.weight.grad.copy(), layer.bias.grad.copy()
+    assert not np.shares_memory(layer.weight.grad, layer.bias.grad)
+    layer(x).sum().backward()
+    np.testing.assert_array_equal(layer.weight.grad, 2 * first_weight)
+    np.testing.assert_array_equal(layer.bias.grad, 2 * first_bias)
+    kept = layer.weight.grad
+    layer.zero_grad()
+    layer(x).sum().backward()
+    assert layer.weight.grad is not kept and not np.shares_memory(layer.weight.grad, kept)

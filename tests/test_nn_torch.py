@@ -501,3 +501,33 @@ def test_a_second_backward_through_a_graph_that_saved_nothing_works_in_both():
     ours_loss.backward()
     ours_loss.backward()
     assert np.array_equal(ours.grad, theirs.grad.numpy()) and np.array_equal(ours.grad, [2.0, 2.0])
+
+
+def test_pytorch_numbers_its_nodes_in_creation_order_as_convgrad_does():
+    # autograd.Node's docstring: the decreasing order of seq is a reverse topological order, and PyTorch's
+    # nodes carry such numbers too. Both number a chain's nodes in the order the operations ran.
+    x = torch.ones(3, requires_grad=True)
+    a = x * 2
+    b = a.exp()
+    c = b.sum()
+    assert a.grad_fn._sequence_nr() < b.grad_fn._sequence_nr() < c.grad_fn._sequence_nr()
+    t = Tensor(np.ones(3), requires_grad=True)
+    p = t * 2
+    q = p.exp()
+    r = q.sum()
+    assert p.grad_fn.seq < q.grad_fn.seq < r.grad_fn.seq
+
+
+def test_relu_backward_gives_plus_zero_where_the_input_is_not_positive_as_pytorch():
+    # Why relu_backward keeps np.where rather than g * (x > 0): a negative or NaN gradient at an inactive
+    # input must give +0.0, as PyTorch's threshold_backward does (g * False would give -0.0 and NaN).
+    x = np.array([-1.0, 0.0, 2.0, -3.0])
+    g = np.array([-5.0, np.nan, 7.0, np.nan])
+    ours = Tensor(x, requires_grad=True)
+    NF.relu(ours).backward(g)
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.relu(theirs).backward(torch.tensor(g))
+    expected = theirs.grad.numpy()
+    assert not np.signbit(expected).any() and not np.isnan(expected).any()
+    np.testing.assert_array_equal(ours.grad, expected)
+    assert np.array_equal(np.signbit(ours.grad), np.signbit(expected))

@@ -128,7 +128,7 @@ class Scratch:
 def view(array, shape, strides, offset=0):
     """A view of the contiguous ``array`` with the given shape and strides (NumPy checks that it stays inside;
     cheaper than as_strided, which matters once per block)."""
-    return np.ndarray(shape, dtype=array.dtype, buffer=array, offset=offset, strides=strides)
+    return np.ndarray(shape, array.dtype, array, offset, strides)   # positional: keywords cost more per call
 
 
 def row_shifted(xs, kh, row_shift, length):

@@ -60,7 +60,7 @@ class Plan:
         self.window_cols = (n, groups, c * kh * kw, h_out * w_out)
         self.out_shape = (n, o, h_out, w_out)
         if spec.stride == (1, 1):
-            length = (h_out - 1) * wp + w_out
+            length = (h_out - 1) * wp + w_out   # the wide columns' length L
             self.cols_view = ((n, groups, c, kh, kw, length), x_strides + (dh * wp * item, dw * item, item))
             self.cols = (n, groups, c * kh * kw, length)
             self.out_strides = (o * length * item, length * item, wp * item, item)
@@ -84,14 +84,12 @@ class Plan:
         self.grad_x_strides = (c_in * length_x * item, length_x * item, wg * item, item)
         self.g_rows = (n, groups, q, h_out * w_out)
         if self.wide_rows:  # g on x_pad's wide rows: g[n, o, i, j] at t = i*Wp + j, zeros between
-            self.g_wide = ((n, groups, q, (h_out - 1) * wp + w_out), grid_strides + (item,),
-                           (first_row * wg + first_col) * item)
+            self.g_wide = ((n, groups, q, length), grid_strides + (item,), (first_row * wg + first_col) * item)
         # With more output than input channels per group, the input gradient's columns would be q/C times
         # larger than the forward's: then dL/dx goes the other way (col2im), the columns' gradient
         # kernels^T @ g_wide added back onto x_pad, one shifted add per kernel offset (a, b).
         self.col2im = self.wide_rows and q > c
         if self.col2im:
-            length = (h_out - 1) * wp + w_out
             self.g_rows_wide = (n, o, h_out, wp)
             self.offsets = [(a, b, dh * a * wp + dw * b) for a in range(kh) for b in range(kw)]
             self.column_grads = (n, groups, c, kh, kw, length)
@@ -161,16 +159,25 @@ def backward(grad_out, x, weight, spec, mask, cols=None):
         turned = weight[:, :, ::-1, ::-1].reshape(p.turned).swapaxes(1, 2).copy()
         rows = np.matmul(turned.reshape(p.turned_kernels), _view(grid, p.grid_cols_view).reshape(p.grid_cols))
         grad_x = _view(rows, (x.shape, p.grad_x_strides)).copy()
-    if need_weight:
-        if p.wide_rows:
-            if cols is None:
-                cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
-            per_image = np.matmul(_view(grid, p.g_wide[:2], p.g_wide[2]), cols.swapaxes(2, 3))
-        else:
-            windows = _view(_padded(x, p), p.windows).reshape(p.window_cols)
-            per_image = np.matmul(grad_out.reshape(p.g_rows), windows.swapaxes(2, 3))
-        grad_weight = (per_image[0] if x.shape[0] == 1 else per_image.sum(axis=0)).reshape(weight.shape)
+    if need_weight and p.wide_rows:
+        grad_weight = _wide_weight_gradient(_view(grid, p.g_wide[:2], p.g_wide[2]), x, weight, p, cols)
+    elif need_weight:
+        windows = _view(_padded(x, p), p.windows).reshape(p.window_cols)
+        grad_weight = _summed(np.matmul(grad_out.reshape(p.g_rows), windows.swapaxes(2, 3)), weight.shape)
     return grad_x, grad_weight, (np.add.reduce(grad_out, axis=(0, 2, 3)) if need_bias else None)
+
+
+def _wide_weight_gradient(g_wide, x, weight, p, cols):
+    """dL/dweight = sum_n g_wide[n] @ cols[n]^T, g on x_pad's wide rows (N, groups, C_out/groups, L) and cols
+    x_pad's wide columns (the forward's, or made again from x when None)."""
+    if cols is None:
+        cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
+    return _summed(np.matmul(g_wide, cols.swapaxes(2, 3)), weight.shape)
+
+
+def _summed(per_image, shape):
+    """The per-image weight gradients (N, groups, C_out/groups, C*kh*kw) summed over the images, in ``shape``."""
+    return (per_image[0] if per_image.shape[0] == 1 else per_image.sum(axis=0)).reshape(shape)
 
 
 def _backward_by_col2im(grad_out, x, weight, p, mask, cols):
@@ -195,10 +202,7 @@ def _backward_by_col2im(grad_out, x, weight, p, mask, cols):
             rows[..., offset:offset + length] += column_grads[:, :, :, a, b]
         grad_x = grad_x_pad[p.interior].copy()
     if need_weight:
-        if cols is None:
-            cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
-        per_image = np.matmul(g_wide, cols.swapaxes(2, 3))
-        grad_weight = (per_image[0] if n == 1 else per_image.sum(axis=0)).reshape(weight.shape)
+        grad_weight = _wide_weight_gradient(g_wide, x, weight, p, cols)
     return grad_x, grad_weight, (np.add.reduce(grad_out, axis=(0, 2, 3)) if need_bias else None)
 
 

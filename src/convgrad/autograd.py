@@ -283,7 +283,7 @@ class Node:
 
     ``seq`` counts the nodes in the order they were made. A node's inputs were computed before it, so
     their nodes have smaller numbers: the decreasing order of ``seq`` is a reverse topological order
-    (PyTorch's engine uses the same numbers)."""
+    (PyTorch numbers its nodes in the same order, ``grad_fn._sequence_nr()``; tests/test_nn_torch.py)."""
 
     __slots__ = ("function", "ctx", "inputs", "outputs", "seq", "__weakref__")
 
@@ -422,11 +422,7 @@ def _run_backward(root, gradient, retain_graph):
                 g = _sum_to_shape(g, data.shape, node)
             fn = inp.grad_fn
             if fn is None:
-                if new and inp.grad is None and g is not data:   # a new array: the leaf can keep it
-                    if inp.requires_grad:
-                        inp.grad = g
-                else:
-                    _accumulate_leaf(inp, g)
+                _accumulate_leaf(inp, g, new)
                 continue
             slots = pending.get(fn)
             if slots is None:
@@ -440,9 +436,13 @@ def _run_backward(root, gradient, retain_graph):
             ctx._saved, ctx._freed = (), True
 
 
-def _accumulate_leaf(leaf, g):
+def _accumulate_leaf(leaf, g, new=False):
+    """Add g into leaf.grad; a first gradient is copied unless ``new`` says g is an array nobody else holds."""
     if leaf.requires_grad:
-        leaf.grad = g.copy() if leaf.grad is None else np.asarray(leaf.grad + g)   # 0-d stays an array
+        if leaf.grad is None:
+            leaf.grad = g if new else g.copy()
+        else:
+            leaf.grad = np.asarray(leaf.grad + g)   # 0-d stays an array
 
 
 def _sum_to_shape(g, shape, node):

@@ -214,10 +214,7 @@ def convolution(nd, x, weight, bias, stride, padding, dilation, padding_mode, gr
     """
     x, weight, bias, _, spec, unbatched = prepare(_NAMES[nd], nd, x, weight, bias, None,
                                                  stride, padding, dilation, padding_mode, groups)
-    if _is_small(x.shape[0], weight, spec):
-        out, cols = _small.forward(x, weight, bias, spec, keep_columns=True)
-    else:
-        out, cols = _forward(x, weight, bias, spec), None
+    out, cols = _forward(x, weight, bias, spec, keep_columns=True)
     return _output(out, nd, unbatched), (nd, x, weight, spec, unbatched, cols)
 
 
@@ -264,10 +261,11 @@ def _gradients(grads, nd, unbatched):
 # formulas on one run, and the correlations inside it run on that thread. The weight and bias
 # gradients are summed image group by image group, in order: the same bits for any number of threads.
 
-def _forward(x, weight, bias, spec):
-    """out = correlate(pad(x), weight) + bias, group of channels by group."""
+def _forward(x, weight, bias, spec, keep_columns=False):
+    """out = correlate(pad(x), weight) + bias, group of channels by group. With ``keep_columns``: (out, cols),
+    cols a small job's columns of x_pad for the weight gradient (None when there are none to keep)."""
     if _is_small(x.shape[0], weight, spec):
-        return _small.forward(x, weight, bias, spec)
+        return _small.forward(x, weight, bias, spec, keep_columns)
     out = np.empty((x.shape[0], weight.shape[0]) + spec.out_size, dtype=x.dtype)
     if weight.size == 0:  # no input channels: every sum is empty
         out[...] = 0
@@ -283,7 +281,7 @@ def _forward(x, weight, bias, spec):
         _engine.run(forward, x.shape[0], weight.size * math.prod(spec.out_size))
     if bias is not None:
         out += bias[:, None, None]
-    return out
+    return (out, None) if keep_columns else out
 
 
 def _backward(grad_out, x, weight, spec, mask=(True, True, True), cols=None):

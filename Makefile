@@ -12,6 +12,8 @@
 #                  and build it as a site of its own (_build/student/_build/html); its launch
 #                  buttons open STUDENT_REPO (make student STUDENT_REPO=https://github.com/...)
 #   make student-check  prove the student edition on every chapter (tools/student_edition.py)
+#   make plateau-study  compute chapter 13's seed study (minutes) into src/convgrad/results/plateau_study.json
+#   make plateau-check  compute it again and compare with that record (tools/plateau_study.py --check)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +22,7 @@ STAMP  := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: install install-torch test book check-site serve student student-check execute bench clean
+.PHONY: install install-torch test book check-site serve student student-check execute bench plateau-study plateau-check clean
 
 install: $(STAMP)
 
@@ -66,6 +68,12 @@ student-check: install
 
 execute: install
 	$(BIN)/python -m tools.execute_notebooks $(NB)
+
+plateau-study: install
+	$(BIN)/python -m tools.plateau_study
+
+plateau-check: install
+	$(BIN)/python -m tools.plateau_study --check
 
 bench: install
 	$(BIN)/python benchmarks/bench_conv.py

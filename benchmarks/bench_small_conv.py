@@ -21,14 +21,17 @@ import numpy as np
 import convgrad
 from convgrad import functional as F
 
-# (name, x shape, weight shape, padding, stride): chapter 13's layers and a few neighbours
+# (name, x shape, weight shape, padding, stride, groups): chapter 13's layers and a few neighbours, and its
+# seed study's layers (8 and 16 networks as one grouped network)
 CASES = [
-    ("32x32, 1 -> 1, 3x3, pad 1 (chapter 13)", (1, 1, 32, 32), (1, 1, 3, 3), 1, 1),
-    ("32x32, 1 -> 16, 3x3, pad 1", (1, 1, 32, 32), (16, 1, 3, 3), 1, 1),
-    ("32x32, 16 -> 16, 3x3, pad 1", (1, 16, 32, 32), (16, 16, 3, 3), 1, 1),
-    ("28x28, 1 -> 1, 5x5, pad 2", (1, 1, 28, 28), (1, 1, 5, 5), 2, 1),
-    ("32x32, 1 -> 1, 3x3, stride 2", (1, 1, 32, 32), (1, 1, 3, 3), 1, 2),
-    ("1-D 100, 1 -> 1, k=11, pad 5", (1, 1, 100), (1, 1, 11), 5, 1),
+    ("32x32, 1 -> 1, 3x3, pad 1 (chapter 13)", (1, 1, 32, 32), (1, 1, 3, 3), 1, 1, 1),
+    ("32x32, 1 -> 16, 3x3, pad 1", (1, 1, 32, 32), (16, 1, 3, 3), 1, 1, 1),
+    ("32x32, 16 -> 16, 3x3, pad 1", (1, 16, 32, 32), (16, 16, 3, 3), 1, 1, 1),
+    ("28x28, 1 -> 1, 5x5, pad 2", (1, 1, 28, 28), (1, 1, 5, 5), 2, 1, 1),
+    ("32x32, 1 -> 1, 3x3, stride 2", (1, 1, 32, 32), (1, 1, 3, 3), 1, 2, 1),
+    ("32x32, 8 -> 8, 3x3, groups 8", (1, 8, 32, 32), (8, 1, 3, 3), 1, 1, 8),
+    ("32x32, 16 -> 16, 3x3, groups 16", (1, 16, 32, 32), (16, 1, 3, 3), 1, 1, 16),
+    ("1-D 100, 1 -> 1, k=11, pad 5", (1, 1, 100), (1, 1, 11), 5, 1, 1),
 ]
 
 
@@ -54,31 +57,32 @@ def main():
         torch.set_num_threads(1)
 
     print(f"{'case':42s} {'convgrad us':>12s} {'PyTorch us':>11s} {'ratio':>6s}")
-    for name, x_shape, w_shape, padding, stride in CASES:
+    for name, x_shape, w_shape, padding, stride, groups in CASES:
         rng = np.random.default_rng(0)
         x, weight, bias = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
         one_d = len(x_shape) == 3
         conv, conv_backward = (F.conv1d, F.conv1d_backward) if one_d else (F.conv2d, F.conv2d_backward)
-        grad_out = rng.standard_normal(conv(x, weight, bias, stride=stride, padding=padding).shape)
+        kw = dict(stride=stride, padding=padding, groups=groups)
+        grad_out = rng.standard_normal(conv(x, weight, bias, **kw).shape)
 
         def ours():
-            conv(x, weight, bias, stride=stride, padding=padding)
-            conv_backward(grad_out, x, weight, stride=stride, padding=padding)
+            conv(x, weight, bias, **kw)
+            conv_backward(grad_out, x, weight, **kw)
 
         timers = [ours]
         if torch is not None:
             xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, weight, bias, grad_out))
             torch_conv = torch.nn.functional.conv1d if one_d else torch.nn.functional.conv2d
             nd = 1 if one_d else 2
-            options = ([stride] * nd, [padding] * nd, [1] * nd, False, [0] * nd, 1, [True, True, True])
+            options = ([stride] * nd, [padding] * nd, [1] * nd, False, [0] * nd, groups, [True, True, True])
 
             def theirs():
-                torch_conv(xt, wt, bt, stride=stride, padding=padding)
+                torch_conv(xt, wt, bt, stride=stride, padding=padding, groups=groups)
                 torch.ops.aten.convolution_backward(gt, xt, wt, [w_shape[0]], *options)
 
             # the same numbers: the comparison is of like with like
             ref = torch.ops.aten.convolution_backward(gt, xt, wt, [w_shape[0]], *options)
-            mine = conv_backward(grad_out, x, weight, stride=stride, padding=padding)
+            mine = conv_backward(grad_out, x, weight, **kw)
             assert all(np.allclose(a, b.numpy(), rtol=1e-10, atol=1e-10) for a, b in zip(mine, ref)), name
             timers.append(theirs)
         for fn in timers:  # warm up

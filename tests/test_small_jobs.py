@@ -141,3 +141,98 @@ def test_the_argument_cache_does_not_mistake_a_bool_or_a_float_for_an_int():
     with pytest.raises(TypeError):
         conv2d(x, weight.astype(np.float32))  # mixed dtypes still refused after a float64 call
     assert conv1d(np.ones((1, 4)), np.ones((1, 1, 2))).shape == (1, 3)
+
+
+# -- the plans' scratch arrays (_small._take): reused between calls, never handed out --------------------
+
+@pytest.fixture
+def reuse_everything(monkeypatch):
+    """Every plan keeps scratch arrays (normally only those of jobs with columns of REUSE_BYTES or more)."""
+    monkeypatch.setattr(_small, "REUSE_BYTES", 0)
+    _small._plans.clear()
+    yield
+    _small._plans.clear()
+
+
+def test_only_jobs_with_large_columns_keep_scratch_arrays():
+    rng = np.random.default_rng(0)
+    for groups, reuse in ((1, False), (8, True)):
+        x, weight = rng.standard_normal((1, groups, 32, 32)), rng.standard_normal((groups, 1, 3, 3))
+        conv2d_backward(conv2d(x, weight, padding=1, groups=groups), x, weight, padding=1, groups=groups)
+        plans = [p for p in _small._plans.values() if p.x_shape == x.shape and p.weight_shape == weight.shape]
+        assert plans and all(p.reuse is reuse for p in plans)
+        assert bool(plans[0].spares) is reuse
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_second_call_of_the_same_shapes_changes_nothing_the_first_returned(reuse_everything, seed):
+    # The same shapes share a plan, and with it the scratch arrays (x_pad, rows, grid, columns): results and
+    # the forward's record must not live in them. The cases include 1x1 kernels, whose columns are x_pad.
+    x, weight, bias, kw = small_case(seed)
+    options = [kw[name] for name in ("stride", "padding")] + [kw["dilation"], kw["padding_mode"], kw["groups"]]
+    rng = np.random.default_rng(1000 + seed)
+    out, saved = convolution(2, x, weight, bias, *options)
+    grad_out = rng.integers(-3, 4, out.shape).astype(float)
+    grads = conv2d_backward(grad_out, x, weight, **kw)
+    kept = [out.copy(), *[g.copy() for g in grads]]
+    x2, grad_out2 = rng.integers(-3, 4, x.shape).astype(float), rng.integers(-3, 4, out.shape).astype(float)
+    out2, saved2 = convolution(2, x2, weight, bias, *options)          # the same plan, other values
+    grads2 = conv2d_backward(grad_out2, x2, weight, **kw)
+    for now, before in zip([out, *grads], kept):
+        assert np.array_equal(now, before)
+    # the first record still gives the first backward, the second the second
+    want, want2 = naive.conv2d_backward(grad_out, x, weight, **kw), naive.conv2d_backward(grad_out2, x2, weight, **kw)
+    for got, expected in zip(convolution_backward(grad_out, saved, (True, True, True)), want):
+        assert np.array_equal(got, expected)
+    for got, expected, again in zip(convolution_backward(grad_out2, saved2, (True, True, True)), want2, grads2):
+        assert np.array_equal(got, expected) and np.array_equal(again, expected)
+    assert np.array_equal(out2, naive.conv2d(x2, weight, bias, **kw))
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_a_1x1_kernels_record_survives_the_next_forward(reuse_everything, padding):
+    # At stride 1 a 1x1 kernel's columns are x_pad itself (a view): the record must keep x_pad, not lend it.
+    rng = np.random.default_rng(padding)
+    weight, bias = rng.integers(-3, 4, (2, 1, 1, 1)).astype(float), rng.integers(-3, 4, 2).astype(float)
+    x, x2 = (rng.integers(-3, 4, (1, 1, 6, 7)).astype(float) for _ in range(2))
+    out, saved = convolution(2, x, weight, bias, 1, padding, 1, "zeros", 1)
+    convolution(2, x2, weight, bias, 1, padding, 1, "zeros", 1)
+    grad_out = rng.integers(-3, 4, out.shape).astype(float)
+    for got, expected in zip(convolution_backward(grad_out, saved, (True, True, True)),
+                             naive.conv2d_backward(grad_out, x, weight, padding=padding)):
+        assert np.array_equal(got, expected)
+
+
+def test_a_strided_backward_keeps_its_grid_zero_between_the_stuffed_entries(reuse_everything):
+    # The input gradient's grid is zeroed once; the strided writes must leave the zeros between them alone.
+    rng = np.random.default_rng(3)
+    x, weight = rng.standard_normal((1, 1, 9, 9)), rng.standard_normal((1, 1, 3, 3))
+    for _ in range(3):
+        grad_out = rng.standard_normal((1, 1, 5, 5))
+        got = conv2d_backward(grad_out, x, weight, stride=2, padding=1)
+        for g, expected in zip(got, naive.conv2d_backward(grad_out, x, weight, stride=2, padding=1)):
+            assert close(g, expected)
+
+
+def test_float32_and_float64_calls_of_one_shape_in_turn_keep_their_own_scratch(reuse_everything):
+    rng = np.random.default_rng(4)
+    x, weight, grad_out = (rng.standard_normal(shape) for shape in ((1, 1, 8, 8), (1, 1, 3, 3), (1, 1, 8, 8)))
+    want = naive.conv2d_backward(grad_out, x, weight, padding=1)
+    for dtype in (np.float64, np.float32, np.float64, np.float32):
+        got = conv2d_backward(grad_out.astype(dtype), x.astype(dtype), weight.astype(dtype), padding=1)
+        assert all(g.dtype == dtype and close(g, w.astype(dtype), dtype=dtype) for g, w in zip(got, want))
+
+
+def test_the_scratch_arrays_are_dropped_past_their_bound(reuse_everything, monkeypatch):
+    # Many shapes in use: the spares stay within _SPARE_BYTES_MAX (dropped and made again), results unchanged.
+    monkeypatch.setattr(_small, "_SPARE_BYTES_MAX", 20_000)
+    rng = np.random.default_rng(5)
+    for size in range(6, 20):
+        x, weight = rng.standard_normal((1, 1, size, size)), rng.standard_normal((1, 1, 3, 3))
+        grad_out = rng.standard_normal((1, 1, size, size))
+        assert close(conv2d(x, weight, padding=1), naive.conv2d(x, weight, padding=1))
+        for g, expected in zip(conv2d_backward(grad_out, x, weight, padding=1),
+                               naive.conv2d_backward(grad_out, x, weight, padding=1)):
+            assert close(g, expected)
+        spares = [a.nbytes for p in _small._plans.values() for a in p.spares.values()]
+        assert sum(spares) <= 20_000 + 2 * max(spares)     # without the bound: the sum over all 14 shapes

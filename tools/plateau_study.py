@@ -7,8 +7,8 @@ sits on the plateau (sec-ch13-plateau-study).
 The seeds 1000, 1001, ... (chapter 13's ``make_denoiser(seed)``) train in groups of ``GROUP`` as one grouped
 network (``convgrad.denoiser.train_grouped``): 1000 images, fresh 10 % salt-and-pepper noise every epoch,
 one SGD step per image at lr 1e-3, ``EPOCHS`` epochs. The groups run in parallel processes (one
-convgrad thread each). The record keeps every network's training loss of every epoch and its parameters at the end, at full
-precision.
+convgrad thread each). The record keeps every network's training loss of every epoch and its parameters
+at the end, at full precision.
 
 The study takes several minutes, more than a notebook may (chapter 13 is held to 180 s), so the chapter
 reads the record; it recomputes the first epochs of the first group itself and checks them against it,

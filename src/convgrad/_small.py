@@ -20,6 +20,10 @@ At stride 1 the columns are x_pad's "wide rows" (chapter 9): column t = i*Wp + j
 d_w*(kw-1) columns after each output row dropped, so that each copied run is L = (H_out-1)*Wp + W_out
 entries long; the product's rows are then read back as (H_out, W_out) with row stride Wp.
 
+Intermediate arrays (x_pad, the products' rows, the input gradient's grid and columns) are made per call,
+except in jobs whose columns take ``REUSE_BYTES`` or more: those keep them between calls in their plan
+(:func:`_take`, :func:`_give`), and what a call returns or records never lives in them.
+
 conv2d and conv2d_backward take this path when the job has fewer than
 ``_engine._UNTHREADED_WORK`` multiply-adds and the kernel fewer than
 ``FFT_TAPS`` taps; the results agree with every other method to rounding
@@ -34,6 +38,11 @@ from . import _engine
 # a plan keeps its spec alive, so an id found here is that spec's. Bounded as _conv_args' cache is.
 _plans = {}
 _PLANS_MAX = 512
+# The plans' scratch arrays (_take) made since the spares were last dropped, in bytes, and the bound at which
+# they are all dropped (the next calls make them again).
+_spare_bytes = [0]
+_SPARE_BYTES_MAX = 64 << 20
+REUSE_BYTES = 1 << 17
 
 
 class Plan:
@@ -89,6 +98,26 @@ class Plan:
         # larger than the forward's: then dL/dx goes the other way (col2im), the columns' gradient
         # kernels^T @ g_wide added back onto x_pad, one shifted add per kernel offset (a, b).
         self.col2im = self.wide_rows and q > c
+        self.rows = self.cols[:2] + (q, self.cols[3])                         # the forward's product
+        self.grad_rows = self.grid_cols[:2] + (c, self.grid_cols[3])          # the input gradient's
+        # One image and one group: the products' operands are 2-D and ndarray.dot computes them, about
+        # 1 us faster than matmul's stacked product; otherwise (images, groups, ...) stacks and matmul.
+        self.single = n == 1 and groups == 1
+        cut = 2 if self.single else 0
+        self.kernels_product = self.kernels[cut // 2:]
+        self.bias_product = self.bias[cut // 2:]
+        self.cols_product, self.rows_product = self.cols[cut:], self.rows[cut:]
+        self.turned_product = self.turned_kernels[cut // 2:]
+        self.grid_cols_product, self.grad_rows_product = self.grid_cols[cut:], self.grad_rows[cut:]
+        if self.wide_rows and self.single:
+            self.g_wide = (self.g_wide[0][2:], self.g_wide[1][2:], self.g_wide[2])
+        # Scratch arrays kept between calls (_take) for the intermediate values of jobs whose columns
+        # take REUSE_BYTES or more. Why: an array made anew on every call costs more than its allocation.
+        # Once a call's arrays add up to a few MB, the C library gives their memory back to the system when
+        # they are freed and must map fresh zeroed pages for the next call: a conv2d_backward of 8 groups on
+        # one 32x32 image took 9 times longer for it. Smaller jobs allocate faster than they would look up.
+        self.reuse = spec.mode == "zeros" and item * int(np.prod(self.cols)) >= REUSE_BYTES
+        self.spares = {}
         if self.col2im:
             self.g_rows_wide = (n, o, h_out, wp)
             self.offsets = [(a, b, dh * a * wp + dw * b) for a in range(kh) for b in range(kw)]
@@ -103,17 +132,50 @@ def plan(x, weight, spec):
             or found.dtype != x.dtype):
         if len(_plans) >= _PLANS_MAX:
             _plans.clear()
+            _spare_bytes[0] = 0
         found = _plans[id(spec)] = Plan(x.shape, weight.shape, x.dtype, spec)
     return found
 
 
+def _take(p, name, shape, dtype, zeros=False):
+    """The plan's scratch array ``name`` (a plan with ``p.reuse``), made on first use, for one call's
+    intermediate values; the caller gives it back with :func:`_give` once nothing refers to it. Taking it
+    out of the dict makes it the caller's alone, even with other threads running the same plan (they make
+    their own meanwhile). ``zeros``: a grid whose border nobody writes (x_pad, the input gradient's grid),
+    zeroed when made."""
+    found = p.spares.pop(name, None)
+    if found is None or found.dtype != dtype:
+        found = np.zeros(shape, dtype=dtype) if zeros else np.empty(shape, dtype=dtype)
+        _spare_bytes[0] += found.nbytes
+        if _spare_bytes[0] > _SPARE_BYTES_MAX:  # many shapes in use: keep memory bounded
+            for other in list(_plans.values()):
+                other.spares.clear()
+            _spare_bytes[0] = found.nbytes
+    return found
+
+
+def _give(p, name, array, unless_shared_with=None):
+    """Give a scratch array back to its plan, unless it shares memory with ``unless_shared_with`` (an array
+    the caller keeps or returns)."""
+    if unless_shared_with is None or not np.may_share_memory(array, unless_shared_with):
+        p.spares[name] = array
+
+
 def _padded(x, p):
-    """x_pad, contiguous: for zeros one allocation and one copy (what _engine.padded does, with fewer calls)."""
+    """x_pad, contiguous: for zeros one allocation and one copy (what _engine.padded does, with fewer calls),
+    into the plan's scratch x_pad with ``p.reuse`` (the caller gives it back)."""
     if p.spec.mode != "zeros":
         return _engine.padded(x, p.spec.padding, p.spec.mode)
-    x_pad = np.zeros(p.padded, dtype=x.dtype)
+    x_pad = _take(p, "x_pad", p.padded, x.dtype, zeros=True) if p.reuse else np.zeros(p.padded, dtype=x.dtype)
     x_pad[p.interior] = x
     return x_pad
+
+
+def _times(p, a, b, out=None):
+    """a @ b: by ndarray.dot for one image of one group (2-D a and b), by np.matmul for stacks."""
+    if p.single:
+        return a.dot(b) if out is None else a.dot(b, out)
+    return np.matmul(a, b, out=out)
 
 
 def _view(array, shape_and_strides, offset=0):
@@ -128,13 +190,25 @@ def forward(x, weight, bias, spec, keep_columns=False):
     where it cannot: strides, or widths other than "same").
     """
     p = plan(x, weight, spec)
-    cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
-    rows = np.matmul(weight.reshape(p.kernels), cols)          # (N, groups, C_out/groups, columns)
+    x_pad = _padded(x, p)
+    cols = _view(x_pad, p.cols_view).reshape(p.cols)           # a copy, except for 1x1 kernels at stride 1
+    if p.reuse:
+        _give(p, "x_pad", x_pad, unless_shared_with=cols)
+    kernels, columns = weight.reshape(p.kernels_product), cols.reshape(p.cols_product)
+    if p.reuse and p.out_strides is not None:
+        rows = _times(p, kernels, columns, out=_take(p, "rows", p.rows_product, np.result_type(kernels, cols)))
+    else:
+        rows = _times(p, kernels, columns)                      # (N, groups, C_out/groups, columns)
     if bias is not None:  # on the contiguous rows: cheaper than on the strided view
-        rows += bias.reshape(p.bias)
-    # At stride 1 the output is the rows read with row stride Wp, copied into a compact array: every
-    # elementwise operation after it (a ReLU, its backward, a loss) runs faster on contiguous memory.
-    out = rows.reshape(p.out_shape) if p.out_strides is None else _view(rows, (p.out_shape, p.out_strides)).copy()
+        rows += bias.reshape(p.bias_product)
+    if p.out_strides is None:
+        out = rows.reshape(p.out_shape)
+    else:
+        # At stride 1 the output is the rows read with row stride Wp, copied into a compact array: every
+        # elementwise operation after it (a ReLU, its backward, a loss) runs faster on contiguous memory.
+        out = _view(rows, (p.out_shape, p.out_strides)).copy()
+        if p.reuse:
+            _give(p, "rows", rows)
     if keep_columns:
         return out, (cols if p.wide_rows else None)
     return out
@@ -148,31 +222,65 @@ def backward(grad_out, x, weight, spec, mask, cols=None):
     p = plan(x, weight, spec)
     if p.col2im:
         return _backward_by_col2im(grad_out, x, weight, p, mask, cols)
-    grad_x = grad_weight = None
+    grad_x = grad_weight = grid = None
     if need_x or (need_weight and p.wide_rows):
-        grid = np.zeros(p.grid, dtype=grad_out.dtype)
+        # zero-stuffed: only the interior's (strided) positions are ever written
+        grid = (_take(p, "grid", p.grid, grad_out.dtype, zeros=True) if p.reuse
+                else np.zeros(p.grid, dtype=grad_out.dtype))
         grid[p.grid_interior] = grad_out
     if need_x:
         # Group k's kernels turned by 180 degrees, its input and output channels swapped:
         # turned[k, c, q] = weight[k*O + q, c, ::-1, ::-1] (O = C_out/groups). A copy: the product is
         # three times slower on a kernel of negative strides.
-        turned = weight[:, :, ::-1, ::-1].reshape(p.turned).swapaxes(1, 2).copy()
-        rows = np.matmul(turned.reshape(p.turned_kernels), _view(grid, p.grid_cols_view).reshape(p.grid_cols))
+        turned = weight[:, :, ::-1, ::-1].reshape(p.turned).swapaxes(1, 2).copy().reshape(p.turned_product)
+        if p.reuse:
+            grid_cols = _take(p, "grid_cols", p.grid_cols_product, grid.dtype)
+            np.copyto(grid_cols.reshape(p.grid_cols_view[0]), _view(grid, p.grid_cols_view))
+            rows = _times(p, turned, grid_cols,
+                          out=_take(p, "grad_rows", p.grad_rows_product, np.result_type(turned, grid)))
+            _give(p, "grid_cols", grid_cols)
+        else:
+            rows = _times(p, turned, _view(grid, p.grid_cols_view).reshape(p.grid_cols_product))
         grad_x = _view(rows, (x.shape, p.grad_x_strides)).copy()
+        if p.reuse:
+            _give(p, "grad_rows", rows)
     if need_weight and p.wide_rows:
         grad_weight = _wide_weight_gradient(_view(grid, p.g_wide[:2], p.g_wide[2]), x, weight, p, cols)
     elif need_weight:
-        windows = _view(_padded(x, p), p.windows).reshape(p.window_cols)
+        x_pad = _padded(x, p)
+        windows = _view(x_pad, p.windows).reshape(p.window_cols)
+        if p.reuse:
+            _give(p, "x_pad", x_pad, unless_shared_with=windows)
         grad_weight = _summed(np.matmul(grad_out.reshape(p.g_rows), windows.swapaxes(2, 3)), weight.shape)
+    if grid is not None and p.reuse:
+        _give(p, "grid", grid)
     return grad_x, grad_weight, (np.add.reduce(grad_out, axis=(0, 2, 3)) if need_bias else None)
 
 
 def _wide_weight_gradient(g_wide, x, weight, p, cols):
-    """dL/dweight = sum_n g_wide[n] @ cols[n]^T, g on x_pad's wide rows (N, groups, C_out/groups, L) and cols
-    x_pad's wide columns (the forward's, or made again from x when None)."""
-    if cols is None:
-        cols = _view(_padded(x, p), p.cols_view).reshape(p.cols)
-    return _summed(np.matmul(g_wide, cols.swapaxes(2, 3)), weight.shape)
+    """dL/dweight = sum_n g_wide[n] @ cols[n]^T, g on x_pad's wide rows (N, groups, C_out/groups, L), or
+    (C_out, L) for one image of one group, and cols x_pad's wide columns (the forward's, or made again from
+    x when None)."""
+    if cols is not None:
+        return _wide_product(g_wide, cols, weight.shape)
+    x_pad = _padded(x, p)
+    if not p.reuse:
+        return _wide_product(g_wide, _view(x_pad, p.cols_view).reshape(p.cols), weight.shape)
+    cols = _take(p, "cols", p.cols, x_pad.dtype)
+    np.copyto(cols.reshape(p.cols_view[0]), _view(x_pad, p.cols_view))
+    _give(p, "x_pad", x_pad)
+    grad_weight = _wide_product(g_wide, cols, weight.shape)
+    _give(p, "cols", cols)
+    return grad_weight
+
+
+def _wide_product(g_wide, cols, shape):
+    """sum_n g_wide[n] @ cols[n]^T in ``shape``; a 2-D g_wide (one image, one group) by ndarray.dot, and for
+    one output channel as cols @ g^T (a matrix-vector product), whose (C*kh*kw, 1) is the kernel's order."""
+    if g_wide.ndim == 4:
+        return _summed(np.matmul(g_wide, cols.swapaxes(2, 3)), shape)
+    columns = cols.reshape(cols.shape[2:])
+    return (columns.dot(g_wide.T) if g_wide.shape[0] == 1 else g_wide.dot(columns.T)).reshape(shape)
 
 
 def _summed(per_image, shape):

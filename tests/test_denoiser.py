@@ -87,3 +87,14 @@ def test_plateau_study_record_matches_its_script():
     first, _ = train_grouped(group, 1, images, noise_seed=plateau_study.NOISE_SEED,
                              fraction=plateau_study.FRACTION, lr=plateau_study.LR)
     np.testing.assert_allclose(record["train_loss"][:1, :len(group)], first, rtol=0, atol=plateau_study.TOLERANCE)
+
+
+@pytest.mark.parametrize("shift, status", [(0.0, 0), (1e-5, 1)])
+def test_the_studys_check_fails_when_the_computation_differs_from_the_record(monkeypatch, capsys, shift, status):
+    # --check (run by CI) compares a new computation with the record: here the "computation" is the record
+    # itself, shifted by more than the tolerance or not at all.
+    record = load_plateau_study()
+    state = {name: value + shift for name, value in record["final_state"].items()}
+    monkeypatch.setattr(plateau_study, "compute", lambda jobs: (record["train_loss"], state))
+    assert plateau_study.main(["--check"]) == status
+    assert "largest difference" in capsys.readouterr().out

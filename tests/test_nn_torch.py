@@ -531,3 +531,64 @@ def test_relu_backward_gives_plus_zero_where_the_input_is_not_positive_as_pytorc
     assert not np.signbit(expected).any() and not np.isnan(expected).any()
     np.testing.assert_array_equal(ours.grad, expected)
     assert np.array_equal(np.signbit(ours.grad), np.signbit(expected))
+
+
+# -- load_state_dict's and the optimisers' refusals, as PyTorch's ----------------------------------------
+
+def _state_dict_error(model, state, strict):
+    try:
+        model.load_state_dict(state, strict=strict)
+    except Exception as error:  # noqa: BLE001  (the type is what is compared)
+        return type(error), str(error)
+    return None, ""
+
+
+def test_load_state_dict_errors_and_result_as_pytorchs():
+    ours, theirs = nn.Sequential(nn.Conv2d(1, 1, 3)), torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)).double()
+    mine, yours = ours.state_dict(), theirs.state_dict()
+    # all keys match: both return (missing_keys, unexpected_keys), both empty
+    result, torch_result = ours.load_state_dict(mine), theirs.load_state_dict(yours)
+    assert result._fields == torch_result._fields == ("missing_keys", "unexpected_keys")
+    assert tuple(result) == tuple(torch_result) == ([], [])
+    def edited(state, what):
+        if what == "missing":
+            del state["0.bias"]
+        elif what == "unexpected":
+            state["1.weight"] = state["0.weight"]
+        else:  # two output channels' kernels for a layer with one
+            weight = state["0.weight"]
+            state["0.weight"] = weight.repeat(2, 0) if isinstance(weight, np.ndarray) else weight.repeat(2, 1, 1, 1)
+        return state
+
+    for what, strict in (("missing", True), ("unexpected", True), ("size mismatch", False)):
+        kind, message = _state_dict_error(ours, edited(ours.state_dict(), what), strict)
+        torch_kind, torch_message = _state_dict_error(theirs, edited(theirs.state_dict(), what), strict)
+        assert kind is torch_kind is RuntimeError, what
+        first_line = "Error(s) in loading state_dict for Sequential:"
+        assert message.splitlines()[0] == torch_message.splitlines()[0] == first_line, what
+        label = {"missing": "Missing key(s)", "unexpected": "Unexpected key(s)", "size mismatch": "size mismatch for 0.weight"}
+        assert label[what] in message and label[what] in torch_message, what
+    # without strict, the missing and unexpected names are returned, not raised, by both
+    state, torch_state = ours.state_dict(), theirs.state_dict()
+    for s in (state, torch_state):
+        s.pop("0.bias")
+    assert tuple(ours.load_state_dict(state, strict=False)) == tuple(theirs.load_state_dict(torch_state, strict=False))
+
+
+def test_optimizers_accept_a_leaf_without_gradient_and_refuse_what_pytorch_refuses():
+    for ours_class, torch_class in ((optim.SGD, torch.optim.SGD), (optim.Adam, torch.optim.Adam)):
+        ours_class([Tensor(np.ones(2))], lr=0.1)                         # requires_grad=False: accepted
+        torch_class([torch.ones(2, dtype=torch.float64)], lr=0.1)        # by both
+        for ours_bad, torch_bad in ((np.ones(2), 1.0),
+                                    (nn.Parameter(np.ones(2)) * 2,
+                                     torch.ones(2, dtype=torch.float64, requires_grad=True) * 2)):
+            with pytest.raises((TypeError, ValueError)) as ours_error:
+                ours_class([ours_bad], lr=0.1)
+            with pytest.raises((TypeError, ValueError)) as torch_error:
+                torch_class([torch_bad], lr=0.1)
+            assert ours_error.type is torch_error.type
+            if ours_error.type is ValueError:
+                assert str(ours_error.value) == str(torch_error.value) == "can't optimize a non-leaf Tensor"
+            else:
+                assert str(ours_error.value).startswith("optimizer can only optimize Tensors, but one of the params is")
+                assert str(torch_error.value).startswith("optimizer can only optimize Tensors, but one of the params is")

@@ -202,6 +202,14 @@ def test_an_empty_parameter_list_raises(optimizer_class):
         optimizer_class(iter(()), lr=0.1)
 
 
-def test_parameters_must_require_grad():
-    with pytest.raises(ValueError, match="requires_grad"):
-        SGD([Tensor(np.ones(2))], lr=0.1)
+def test_parameters_must_be_leaf_tensors_and_a_leaf_without_gradient_is_left_alone():
+    with pytest.raises(TypeError, match="optimizer can only optimize Tensors, but one of the params is ndarray"):
+        SGD([np.ones(2)], lr=0.1)
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        SGD([Parameter(np.ones(2)) * 2], lr=0.1)
+    frozen, free = Tensor(np.ones(2)), Parameter(np.ones(2))
+    opt = SGD([frozen, free], lr=0.5)
+    (free * 3.0).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(frozen.data, [1.0, 1.0])
+    np.testing.assert_array_equal(free.data, [-0.5, -0.5])

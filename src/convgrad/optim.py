@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from .autograd import Tensor
+
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
@@ -15,9 +17,11 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
-        for p in self.params:
-            if not getattr(p, "requires_grad", False):
-                raise ValueError(f"optimizer parameters must be Tensors with requires_grad=True, got {p!r}")
+        for p in self.params:   # PyTorch's checks: Tensors, and leaves (a leaf that needs no gradient is kept)
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not (p.is_leaf or p._retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
         self.defaults = defaults
         self.state = [{} for _ in self.params]
 

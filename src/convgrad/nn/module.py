@@ -1,12 +1,15 @@
 """Module, Parameter and Sequential: the containers of a network, as in ``torch.nn``."""
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..autograd import Tensor
 
 __all__ = ["Parameter", "Module", "Sequential"]
+
+# What load_state_dict returns (PyTorch's _IncompatibleKeys has the same fields)
+IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
 
 
 class Parameter(Tensor):
@@ -89,21 +92,31 @@ class Module:
         return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays into the parameters of the same names (shapes must match). With ``strict``, a name
-        missing on either side is an error; otherwise the names in common are loaded."""
+        """Copy arrays into the parameters of the same names; returns ``(missing_keys, unexpected_keys)``.
+
+        As in PyTorch, a shape that differs, and with ``strict`` a name missing on either side, raise a
+        RuntimeError that lists every such error; without ``strict`` the names in common are loaded. Unlike
+        PyTorch (which loads the rest before raising), nothing is loaded when there is an error."""
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        values, errors = {}, []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{name}"' for name in missing) + ".")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{name}"' for name in unexpected) + ".")
         for name, p in own.items():
             if name in state_dict:
-                value = np.asarray(state_dict[name].data if isinstance(state_dict[name], Tensor)
-                                   else state_dict[name])
-                if value.shape != p.shape:
-                    raise ValueError(f"load_state_dict: {name} has shape {p.shape}, the state has {value.shape}")
-                p.data[...] = value
-        return missing, unexpected
+                value = state_dict[name]
+                values[name] = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if values[name].shape != p.shape:
+                    errors.append(f"size mismatch for {name}: copying a param with shape {values[name].shape} from "
+                                  f"checkpoint, the shape in current model is {p.shape}.")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for name, value in values.items():
+            own[name].data[...] = value
+        return IncompatibleKeys(missing, unexpected)
 
     def extra_repr(self):
         return ""

@@ -27,6 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+import convgrad
+from convgrad.data import images_2d
+from convgrad.denoiser import train_grouped
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "src" / "convgrad" / "results" / "plateau_study.json"
 
@@ -44,10 +48,6 @@ def settings():
 def train_group(seeds):
     """One group on one convgrad thread: its training-loss curves (EPOCHS, len(seeds)) and its final
     parameters (the grouped network's state_dict: weights (S, 1, 3, 3), biases (S,))."""
-    import convgrad
-    from convgrad.data import images_2d
-    from convgrad.denoiser import train_grouped
-
     convgrad.set_num_threads(1)
     clean = images_2d(1000, 32, np.random.default_rng(IMAGES_SEED))[:, None]
     curves, grouped = train_grouped(seeds, EPOCHS, clean, noise_seed=NOISE_SEED, fraction=FRACTION, lr=LR)

@@ -143,8 +143,8 @@ def _take(p, name, shape, dtype, zeros=False):
     out of the dict makes it the caller's alone, even with other threads running the same plan (they make
     their own meanwhile). ``zeros``: a grid whose border nobody writes (x_pad, the input gradient's grid),
     zeroed when made."""
-    found = p.spares.pop(name, None)
-    if found is None or found.dtype != dtype:
+    found = p.spares.pop(name, None)   # a plan is for one dtype, and conv's checks give all arrays that dtype
+    if found is None:
         found = np.zeros(shape, dtype=dtype) if zeros else np.empty(shape, dtype=dtype)
         _spare_bytes[0] += found.nbytes
         if _spare_bytes[0] > _SPARE_BYTES_MAX:  # many shapes in use: keep memory bounded

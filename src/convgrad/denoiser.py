@@ -55,9 +55,8 @@ def make_grouped(seeds):
     return grouped
 
 
-def train_grouped(seeds, epochs, images, *, noise_seed, fraction=0.1, lr=1e-3, grouped=None):
-    """Source 001's faithful schedule for ``len(seeds)`` networks at once, in place on ``grouped``
-    (``make_grouped(seeds)`` when None).
+def train_grouped(seeds, epochs, images, *, noise_seed, fraction=0.1, lr=1e-3):
+    """Source 001's faithful schedule for ``len(seeds)`` networks at once, on ``make_grouped(seeds)``.
 
     images: (N, 1, H, W), the clean training images. Every epoch draws fresh salt-and-pepper noise
     (``fraction`` of the pixels, salt 1, pepper 0, from ``default_rng(noise_seed)``) and visits the images
@@ -73,7 +72,7 @@ def train_grouped(seeds, epochs, images, *, noise_seed, fraction=0.1, lr=1e-3, g
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     seeds = list(seeds)
     size = len(seeds)
-    grouped = make_grouped(seeds) if grouped is None else grouped
+    grouped = make_grouped(seeds)
     opt, summed = optim.SGD(grouped.parameters(), lr=lr), nn.MSELoss(reduction="sum")
     noise_rng, curves = np.random.default_rng(noise_seed), []
     pixels = images[0].size
